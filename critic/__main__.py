@@ -1,0 +1,3 @@
+from critic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Image loading for every stage: one RGB picture from whatever file a museum hands out.
+
+JPEG, PNG, WebP, TIFF (16-bit and multi-page: first page), BMP and GIF (first frame);
+EXIF orientation applied; CMYK, palette, grey and alpha converted, alpha composited on a
+neutral grey; very large images downscaled; every failure a `BadImage` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from critic.errors import BadImage
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+NEUTRAL_BACKGROUND = (128, 128, 128)
+MAX_SIDE = 2048
+"""Longest side kept for analysis; the model sees 336 px, so more only costs time."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded painting ready for a model or a measurement."""
+
+    path: Path
+    image: Image.Image
+    sha256: str
+    format: str
+    original_size: tuple[int, int]
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB, compositing transparency on neutral grey."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit grey (scientific and museum TIFFs): scale the full range to 8 bits.
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        span = float(array.max() - array.min()) or 1.0
+        image = Image.fromarray(((array - array.min()) / span * 255.0).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, NEUTRAL_BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode == "CMYK":
+        # Pillow's CMYK→RGB ignores embedded ICC profiles but is right for plain CMYK JPEGs.
+        return image.convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def load_image(path: str | Path, max_side: int | None = MAX_SIDE) -> LoadedImage:
+    """Open `path` as an RGB image, or raise `BadImage` with a one-line reason."""
+    path = Path(path)
+    if not path.exists():
+        raise BadImage(f"{path}: no such file")
+    if path.is_dir():
+        raise BadImage(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise BadImage(f"{path}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                fmt = opened.format or path.suffix.lstrip(".").upper()
+                opened.seek(0)  # first page of a TIFF, first frame of a GIF
+                oriented = ImageOps.exif_transpose(opened)
+                size = oriented.size
+                oriented.load()
+                rgb = _to_rgb(oriented)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise BadImage(
+            f"{path}: refused as a possible decompression bomb ({err}); "
+            "downscale it first if you trust the file"
+        ) from None
+    except UnidentifiedImageError:
+        raise BadImage(f"{path}: not an image Pillow can read (JPEG, PNG, WebP, TIFF, BMP, GIF)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise BadImage(f"{path}: the image is damaged or truncated ({err})") from None
+    if max_side and max(rgb.size) > max_side:
+        rgb = rgb.copy()
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return LoadedImage(path, rgb, file_sha256(path), fmt, size)
+
+
+def mean_colour(image: Image.Image) -> tuple[int, int, int]:
+    """The image's mean colour, the padding LLaVA's `pad` preprocessing uses."""
+    mean = np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    return tuple(int(v) for v in mean)  # type: ignore[return-value]
+
+
+def pad_to_square(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image:
+    """Pad to a square canvas centred on the image (LLaVA's `expand2square`)."""
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    canvas = Image.new(image.mode, (side, side), fill)
+    canvas.paste(image, ((side - width) // 2, (side - height) // 2))
+    return canvas
+
+
+def iter_image_paths(targets: list[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively, sorted) into image paths, keeping file order."""
+    paths: list[Path] = []
+    for target in map(Path, targets):
+        if target.is_dir():
+            paths += sorted(p for p in target.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        else:
+            paths.append(target)
+    return paths

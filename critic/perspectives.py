@@ -1,0 +1,89 @@
+"""The perspectives of formal analysis, defined once.
+
+annotate/ asks LLMs for analyses under these names, train/ builds instructions from the
+same wording, and `critic analyze --aspect` asks the model with it, so a perspective means
+the same thing at every stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from critic.errors import UsageError
+
+DEFAULT_QUESTION = (
+    "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
+)
+"""The paper's evaluation prompt, and critic's default question."""
+
+BRIEF_SUFFIX = " Keep it brief: only the essential points, in two or three sentences."
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """One aspect of visual form."""
+
+    key: str
+    name: str
+    focus: str
+
+    @property
+    def question(self) -> str:
+        """The question critic asks the model for this perspective."""
+        return (
+            f"Please compose a coherent paragraph of formal analysis focusing on the {self.name} "
+            f"of this painting: {self.focus}."
+        )
+
+
+PERSPECTIVES: tuple[Perspective, ...] = (
+    Perspective("composition", "composition",
+                "how the elements are arranged, where the eye is led, and how the picture is structured"),
+    Perspective("color", "color palette",
+                "the hues, their saturation and temperature, and how the colours relate to each other"),
+    Perspective("light", "light and shadow",
+                "the light source, the values from light to dark, contrast and modelling"),
+    Perspective("line", "line",
+                "the character and direction of lines and contours and how they move the eye"),
+    Perspective("form", "form and shape",
+                "the shapes, their volume or flatness, and how they are simplified or modelled"),
+    Perspective("space", "space and depth",
+                "how depth is suggested or denied: overlap, scale, perspective and atmosphere"),
+    Perspective("texture", "texture and brushwork",
+                "the surface, the handling of paint or medium, and the visible marks"),
+    Perspective("balance", "balance and proportion",
+                "how visual weight is distributed and the proportions of the parts to the whole"),
+    Perspective("rhythm", "rhythm and movement",
+                "repetition, pattern and the sense of motion across the surface"),
+)
+
+_BY_KEY = {p.key: p for p in PERSPECTIVES}
+_BY_NAME = {p.name: p for p in PERSPECTIVES}
+
+
+def perspective(name: str) -> Perspective:
+    """Find a perspective by key or full name, case-insensitively."""
+    wanted = " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+    wanted = wanted.replace("colour", "color")
+    found = _BY_KEY.get(wanted) or _BY_NAME.get(wanted)
+    if found is None:
+        for p in PERSPECTIVES:
+            if wanted and (p.name.startswith(wanted) or wanted in p.name.split(" and ")):
+                return p
+        names = ", ".join(p.key for p in PERSPECTIVES)
+        raise UsageError(f"unknown aspect '{name}': choose one of {names} (`critic analyze --aspects`)")
+    return found
+
+
+def compose_question(
+    aspect: str | None = None, ask: str | None = None, brief: bool = False, lang: str | None = None
+) -> str:
+    """The question for one request, from the analyze/chat options."""
+    if aspect and ask:
+        raise UsageError("--aspect and --ask ask two different questions: give one of them")
+    question = ask.strip() if ask else perspective(aspect).question if aspect else DEFAULT_QUESTION
+    if brief:
+        question += BRIEF_SUFFIX
+    if lang:
+        question += f" Answer in {lang}."
+    return question
