@@ -78,8 +78,13 @@ def later_question_text(question: str) -> str:
     return f"USER: {question} ASSISTANT:"
 
 
+def text_only_head_text() -> str:
+    """The text before the first question when there is no image."""
+    return SYSTEM + " USER:"
+
+
 def text_only_question_text(question: str) -> str:
-    """The first turn when there is no image."""
+    """The first turn when there is no image (its leading ▁ is the space after `USER:`)."""
     return f"{question} ASSISTANT:"
 
 

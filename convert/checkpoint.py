@@ -1,0 +1,377 @@
+"""Reading a LLaVA-1.5 checkpoint lazily, in either layout, one tensor at a time.
+
+Two layouts are understood:
+
+- the original LLaVA layout (ShareGPT4V, GalleryGPT's base): ``config.json`` with
+  ``mm_projector_type`` and LLaMA fields at the top level; tensors ``model.layers.*``,
+  ``lm_head.weight``, ``model.mm_projector.{0,2}.*`` and, when the tower was saved with it,
+  ``model.vision_tower.vision_tower.vision_model.*``; the vision tower otherwise comes from
+  a separate ``CLIPVisionModel`` folder (``--vision-tower``);
+- transformers' native ``LlavaForConditionalGeneration`` folder: ``text_config`` and
+  ``vision_config`` in ``config.json``; tensors under ``language_model.*`` /
+  ``model.language_model.*``, ``vision_tower.*`` and ``multi_modal_projector.linear_{1,2}.*``.
+
+Every tensor is reached through a canonical name: ``llm:model.layers.0.self_attn.q_proj.weight``
+style for the LLM, ``vision:vision_model.…`` for the tower, ``projector:0.weight`` for the
+projector, so the writers never see the layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from critic.errors import BadCheckpoint
+
+
+@dataclass(frozen=True)
+class LlmHparams:
+    """LLaMA hyperparameters."""
+
+    vocab: int
+    hidden: int
+    ffn: int
+    layers: int
+    heads: int
+    kv_heads: int
+    rms_eps: float
+    rope_theta: float
+    context: int
+
+
+@dataclass(frozen=True)
+class VisionHparams:
+    """CLIP vision tower hyperparameters and its image preprocessing."""
+
+    hidden: int
+    ffn: int
+    layers: int
+    heads: int
+    image_size: int
+    patch_size: int
+    eps: float
+    act: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    select_layer: int = -2
+
+
+def read_json(path: Path) -> dict:
+    """Load a JSON file, or raise BadCheckpoint naming it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadCheckpoint(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadCheckpoint(f"{path}: not valid JSON ({err})") from None
+
+
+def load_torch_pickle(path: Path) -> dict:
+    """Load a torch .bin state dict safely: tensors only, memory-mapped where possible."""
+    import pickle
+
+    import torch
+
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err) and "zip" not in str(err):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        raise BadCheckpoint(
+            f"{path}: refused to load: this pickle needs more than plain tensors ({first}); "
+            "re-save it as tensors only, or as .safetensors"
+        ) from None
+    except (EOFError, OSError, RuntimeError) as err:
+        raise BadCheckpoint(f"{path}: not a readable torch checkpoint ({err})") from None
+
+
+class TensorStore:
+    """Lazy access to the tensors of a folder of safetensors or torch .bin files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._where: dict[str, Path] = {}
+        self._pickles: dict[Path, dict] = {}
+        self._handles: dict[Path, object] = {}
+        files = sorted(folder.glob("*.safetensors"))
+        if not files:
+            files = sorted(p for p in folder.glob("*.bin") if p.name.startswith(("pytorch_model", "model")))
+        if not files:
+            raise BadCheckpoint(f"{folder}: no weights (*.safetensors or pytorch_model*.bin)")
+        for file in files:
+            for name in self._names(file):
+                self._where[name] = file
+
+    def _safetensors(self, file: Path):
+        if file not in self._handles:
+            from safetensors import safe_open
+
+            try:
+                self._handles[file] = safe_open(str(file), framework="pt")
+            except Exception as err:  # safetensors raises its own error types
+                raise BadCheckpoint(f"{file}: not a readable safetensors file ({err})") from None
+        return self._handles[file]
+
+    def _names(self, file: Path) -> list[str]:
+        if file.suffix == ".safetensors":
+            return list(self._safetensors(file).keys())
+        return list(self._pickle(file))
+
+    def _pickle(self, file: Path) -> dict:
+        if file not in self._pickles:
+            self._pickles[file] = load_torch_pickle(file)
+        return self._pickles[file]
+
+    def names(self) -> list[str]:
+        """All tensor names."""
+        return list(self._where)
+
+    def ref(self, name: str) -> "TensorRef":
+        """A lazy reference to one tensor."""
+        file = self._where[name]
+        if file.suffix == ".safetensors":
+            handle = self._safetensors(file)
+            return TensorRef(tuple(handle.get_slice(name).get_shape()), lambda a, b: handle.get_slice(name)[a:b])
+        tensor = self._pickle(file)[name]
+        return TensorRef(tuple(tensor.shape), lambda a, b: tensor[a:b])
+
+
+class TensorRef:
+    """One tensor: its shape, and its rows read on demand as float32 torch tensors.
+
+    Reading by rows keeps a 32000×4096 embedding from ever being whole in float32.
+    """
+
+    def __init__(self, shape: tuple[int, ...], read: Callable[[int, int], object]) -> None:
+        self.shape = tuple(shape)
+        self._read = read
+
+    @classmethod
+    def of(cls, tensor) -> "TensorRef":
+        """Wrap an in-memory tensor."""
+        return cls(tuple(tensor.shape), lambda a, b: tensor[a:b])
+
+    def rows(self, start: int, stop: int):
+        """Rows `start:stop` (the first axis) as float32."""
+        import torch
+
+        return self._read(start, stop).to(torch.float32)
+
+    def load(self):
+        """The whole tensor as float32."""
+        return self.rows(0, self.shape[0]) if self.shape else self._read(None, None).float()
+
+
+# Original-layout and native-layout prefixes, mapped to canonical ones.
+_LLM_PREFIXES = (("model.language_model.", "model."), ("language_model.model.", "model."),
+                 ("language_model.lm_head.", "lm_head."), ("model.", "model."), ("lm_head.", "lm_head."))
+_VISION_PREFIXES = ("model.vision_tower.vision_tower.", "model.vision_tower.", "vision_tower.", "")
+_PROJECTOR_NAMES = {
+    # original LLaVA: nn.Sequential(Linear, GELU, Linear)
+    "model.mm_projector.0": "0", "model.mm_projector.2": "2",
+    # transformers' LlavaMultiModalProjector
+    "multi_modal_projector.linear_1": "0", "multi_modal_projector.linear_2": "2",
+    "model.multi_modal_projector.linear_1": "0", "model.multi_modal_projector.linear_2": "2",
+}
+
+
+def canonical(name: str) -> str | None:
+    """Canonical name of a checkpoint tensor, or None for one critic does not use."""
+    module, _, leaf = name.rpartition(".")
+    if module in _PROJECTOR_NAMES:
+        return f"projector:{_PROJECTOR_NAMES[module]}.{leaf}"
+    for prefix in _VISION_PREFIXES:
+        if prefix and name.startswith(prefix):
+            rest = name[len(prefix):]
+            return "vision:" + (rest if rest.startswith("vision_model.") else "vision_model." + rest)
+    if name.startswith("vision_model."):
+        return "vision:" + name
+    if "rotary_emb.inv_freq" in name:
+        return None
+    for old, new in _LLM_PREFIXES:
+        if name.startswith(old):
+            return "llm:" + new + name[len(old):]
+    return "unknown:" + name
+
+
+@dataclass
+class Checkpoint:
+    """A LLaVA checkpoint: hyperparameters and lazily loaded canonical tensors."""
+
+    path: Path
+    layout: str
+    llm: LlmHparams
+    vision: VisionHparams
+    tokenizer_model: Path
+    tensors: dict[str, TensorRef] = field(default_factory=dict)
+
+    def names(self, kind: str) -> list[str]:
+        """Canonical names of one kind (`llm`, `vision`, `projector`), in checkpoint order."""
+        return [n for n in self.tensors if n.startswith(kind + ":")]
+
+    def load(self, name: str):
+        """A whole canonical tensor as float32 torch."""
+        return self.tensors[name].load()
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """A canonical tensor's shape."""
+        return self.tensors[name].shape
+
+    def override(self, name: str, ref: TensorRef, source: Path) -> None:
+        """Replace a tensor (the projector from a LoRA's non_lora_trainables)."""
+        if name not in self.tensors:
+            raise BadCheckpoint(f"{source}: replaces '{name.split(':', 1)[1]}', which the base does not have")
+        if ref.shape != self.tensors[name].shape:
+            raise BadCheckpoint(
+                f"{source}: shape mismatch for {name.split(':', 1)[1]}: base {self.tensors[name].shape}, "
+                f"here {ref.shape}; it was trained on another base"
+            )
+        self.tensors[name] = ref
+
+
+def _llm_hparams(cfg: dict) -> LlmHparams:
+    try:
+        heads = cfg["num_attention_heads"]
+        return LlmHparams(
+            vocab=cfg["vocab_size"], hidden=cfg["hidden_size"], ffn=cfg["intermediate_size"],
+            layers=cfg["num_hidden_layers"], heads=heads, kv_heads=cfg.get("num_key_value_heads") or heads,
+            rms_eps=cfg.get("rms_norm_eps", 1e-5), rope_theta=cfg.get("rope_theta", 10000.0),
+            context=cfg.get("max_position_embeddings", 4096),
+        )
+    except KeyError as err:
+        raise BadCheckpoint(f"config.json lacks the LLaMA field {err}") from None
+
+
+def _vision_hparams(cfg: dict, preprocessor: dict | None, select_layer: int) -> VisionHparams:
+    from convert.tiny import CLIP_MEAN, CLIP_STD
+
+    preprocessor = preprocessor or {}
+    try:
+        return VisionHparams(
+            hidden=cfg["hidden_size"], ffn=cfg["intermediate_size"], layers=cfg["num_hidden_layers"],
+            heads=cfg["num_attention_heads"], image_size=cfg["image_size"], patch_size=cfg["patch_size"],
+            eps=cfg.get("layer_norm_eps", 1e-5), act=cfg.get("hidden_act", "quick_gelu"),
+            mean=tuple(preprocessor.get("image_mean", CLIP_MEAN)), std=tuple(preprocessor.get("image_std", CLIP_STD)),
+            select_layer=select_layer,
+        )
+    except KeyError as err:
+        raise BadCheckpoint(f"vision tower config lacks the CLIP field {err}") from None
+
+
+def _check_folder(path: Path, what: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise BadCheckpoint(f"{path}: no such folder ({what})")
+    if not path.is_dir():
+        raise BadCheckpoint(f"{path}: not a folder ({what})")
+    if not (path / "config.json").exists():
+        raise BadCheckpoint(f"{path}: no config.json, so not a {what} folder")
+    return path
+
+
+def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) -> Checkpoint:
+    """Open a LLaVA checkpoint in either layout; raise BadCheckpoint naming what is wrong."""
+    base = _check_folder(Path(base), "LLaVA checkpoint")
+    cfg = read_json(base / "config.json")
+    native = "text_config" in cfg and "vision_config" in cfg
+    original = "mm_projector_type" in cfg or "mm_hidden_size" in cfg
+    if not (native or original):
+        raise BadCheckpoint(
+            f"{base}: neither an original LLaVA checkpoint (mm_projector_type in config.json) "
+            "nor a transformers LlavaForConditionalGeneration folder (text_config + vision_config)"
+        )
+    if original and cfg.get("mm_projector_type", "mlp2x_gelu") != "mlp2x_gelu":
+        raise BadCheckpoint(f"{base}: projector '{cfg['mm_projector_type']}' is not LLaVA-1.5's mlp2x_gelu")
+    tokenizer = base / "tokenizer.model"
+    if not tokenizer.exists():
+        raise BadCheckpoint(f"{base}: no tokenizer.model (the SentencePiece vocabulary LLaVA-1.5 uses)")
+    store = TensorStore(base)
+    sources: list[tuple[TensorStore, str]] = [(store, n) for n in store.names()]
+
+    if native:
+        text_cfg = {**cfg["text_config"]}
+        text_cfg.setdefault("vocab_size", cfg.get("vocab_size", 32000))
+        llm = _llm_hparams(text_cfg)
+        select = cfg.get("vision_feature_layer", -2)
+        vision = _vision_hparams(cfg["vision_config"], _maybe_json(base / "preprocessor_config.json"), select)
+        layout = "transformers"
+    else:
+        llm = _llm_hparams(cfg)
+        select = cfg.get("mm_vision_select_layer", -2)
+        has_tower = any(n.startswith("model.vision_tower.") for n in store.names())
+        if vision_tower is None and not has_tower:
+            raise BadCheckpoint(
+                f"{base}: this LLaVA checkpoint has no vision tower inside; "
+                "give the CLIP folder with --vision-tower (e.g. clip-vit-large-patch14-336)"
+            )
+        if vision_tower is not None:
+            tower = _check_folder(Path(vision_tower), "CLIP vision tower")
+            tower_cfg = read_json(tower / "config.json")
+            tower_cfg = tower_cfg.get("vision_config", tower_cfg)
+            vision = _vision_hparams(tower_cfg, _maybe_json(tower / "preprocessor_config.json"), select)
+            tower_store = TensorStore(tower)
+            sources = [(s, n) for s, n in sources if not n.startswith("model.vision_tower.")]
+            sources += [(tower_store, n) for n in tower_store.names()]
+        else:
+            raise BadCheckpoint(f"{base}: give --vision-tower for the CLIP config of the embedded tower")
+        layout = "llava"
+    if select != -2:
+        raise BadCheckpoint(f"{base}: vision feature layer {select}; llama.cpp's LLaVA graph uses the penultimate (-2)")
+
+    ckpt = Checkpoint(base, layout, llm, vision, tokenizer)
+    unknown = []
+    for source, name in sources:
+        if source is not store and not _tower_name(name).startswith("vision_model."):
+            continue  # a full CLIPModel folder also holds the text tower and projections
+        canon = canonical(_tower_name(name) if source is not store else name)
+        if canon is None or "text_model" in name:
+            continue
+        if canon.startswith("unknown:") or (canon.startswith("vision:") and "position_ids" in canon):
+            if "position_ids" not in canon:
+                unknown.append(name)
+            continue
+        ckpt.tensors[canon] = source.ref(name)
+    if unknown:
+        raise BadCheckpoint(f"{base}: tensors critic does not know how to convert: {', '.join(unknown[:5])}")
+    for needed in ("projector:0.weight", "projector:2.weight", "llm:model.embed_tokens.weight",
+                   "vision:vision_model.embeddings.patch_embedding.weight"):
+        if needed not in ckpt.tensors:
+            raise BadCheckpoint(f"{base}: the checkpoint lacks {needed.split(':', 1)[1]}")
+    return ckpt
+
+
+_CLIP_TOP = ("embeddings.", "encoder.", "pre_layrnorm.", "post_layernorm.")
+
+
+def _tower_name(name: str) -> str:
+    """A CLIP folder's tensor name with the `vision_model.` prefix some versions leave out."""
+    return "vision_model." + name if name.startswith(_CLIP_TOP) else name
+
+
+def _maybe_json(path: Path) -> dict | None:
+    return read_json(path) if path.exists() else None
+
+
+LAYER_RE = re.compile(r"\.layers\.(\d+)\.")
+
+
+def iter_llm_names(ckpt: Checkpoint) -> Iterator[str]:
+    """LLM tensor names in a stable order: embeddings, layers in order, norm, output."""
+    names = ckpt.names("llm")
+
+    def key(name: str) -> tuple[int, int, str]:
+        match = LAYER_RE.search(name)
+        if "embed_tokens" in name:
+            return (0, 0, name)
+        if match:
+            return (1, int(match.group(1)), name)
+        return (2, 0, name)
+
+    yield from sorted(names, key=key)

@@ -1,0 +1,134 @@
+"""`critic convert`: checkpoint (+ LoRA) → LLM GGUF + mmproj GGUF (+ quantized) + manifest, atomically.
+
+The output folder is built under a temporary name beside DIR and renamed at the end, so a
+killed run leaves no file under a final name and a rerun starts clean. The exact options
+used are saved as ``convert-config.json`` beside the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from convert.checkpoint import open_checkpoint
+from convert.lora import open_lora
+from convert.llm_gguf import write_llm
+from convert.mmproj_gguf import DEFAULT_LAYOUT, write_mmproj
+from convert.quantize import LLM_TYPES, MMPROJ_TYPES, quantize
+from critic import __version__
+from critic.errors import UsageError
+from critic.images import file_sha256
+from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
+
+
+@dataclass
+class ConvertConfig:
+    """Everything one conversion depends on."""
+
+    base: str
+    out: str
+    vision_tower: str | None = None
+    lora: str | None = None
+    quant: str = "Q4_K_M"
+    mmproj_quant: str = "F16"
+    name: str | None = None
+    layout: str = DEFAULT_LAYOUT
+    force: bool = False
+
+
+def _progress():
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description:<22}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                    transient=False)
+
+
+def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
+    """Run one conversion; return the output folder."""
+    out = Path(config.out)
+    if config.quant not in LLM_TYPES:
+        raise UsageError(f"--quant {config.quant}: choose one of {', '.join(LLM_TYPES)}")
+    if config.mmproj_quant not in MMPROJ_TYPES:
+        raise UsageError(f"--mmproj-quant {config.mmproj_quant}: choose one of {', '.join(MMPROJ_TYPES)}")
+    if out.exists() and not config.force:
+        raise UsageError(f"{out} exists: choose another --out or add --force to replace it")
+    ckpt = open_checkpoint(config.base, config.vision_tower)
+    lora = open_lora(config.lora, ckpt) if config.lora else None
+    name = config.name or (Path(config.lora).name if config.lora else Path(config.base).name)
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        llm_f16, mm_f16 = work / f"{slug}.F16.gguf", work / f"{slug}.mmproj-F16.gguf"
+        llm_sizes = sum(_nbytes(ckpt, n) for n in ckpt.names("llm"))
+        mm_sizes = sum(_nbytes(ckpt, n) for n in ckpt.names("vision") + ckpt.names("projector"))
+        with _progress() if show_progress else _Silent() as progress:
+            task = progress.add_task("LLM → GGUF (F16)", total=llm_sizes)
+            write_llm(ckpt, lora, llm_f16, name, lambda n: progress.advance(task, n))
+            task = progress.add_task("vision → mmproj (F16)", total=mm_sizes)
+            write_mmproj(ckpt, mm_f16, name, config.layout, lambda n: progress.advance(task, n))
+            llm_path, mm_path = llm_f16, mm_f16
+            if config.quant != "F16":
+                task = progress.add_task(f"LLM → {config.quant}", total=1)
+                llm_path = work / f"{slug}.{config.quant}.gguf"
+                quantize(llm_f16, llm_path, config.quant)
+                llm_f16.unlink()
+                progress.advance(task)
+            if config.mmproj_quant != "F16":
+                task = progress.add_task(f"mmproj → {config.mmproj_quant}", total=1)
+                mm_path = work / f"{slug}.mmproj-{config.mmproj_quant}.gguf"
+                quantize(mm_f16, mm_path, config.mmproj_quant)
+                mm_f16.unlink()
+                progress.advance(task)
+        hp = ckpt.vision
+        manifest = Manifest(
+            name=name,
+            llm=ModelFile(llm_path.name, file_sha256(llm_path), llm_path.stat().st_size, config.quant),
+            mmproj=ModelFile(mm_path.name, file_sha256(mm_path), mm_path.stat().st_size, config.mmproj_quant),
+            image={"size": hp.image_size, "patch": hp.patch_size, "mean": list(hp.mean), "std": list(hp.std),
+                   "preprocess": "pad"},
+            source={"base": str(Path(config.base).resolve()), "layout": ckpt.layout,
+                    "vision_tower": str(Path(config.vision_tower).resolve()) if config.vision_tower else None,
+                    "lora": str(Path(config.lora).resolve()) if config.lora else None,
+                    "critic_version": __version__},
+            class_token_layout=config.layout,
+        )
+        (work / MANIFEST_NAME).write_text(manifest.to_json())
+        (work / "convert-config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        if out.exists():
+            trash = out.with_name(f".{out.name}.old")
+            os.replace(out, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _nbytes(ckpt, name: str) -> int:
+    shape = ckpt.shape(name)
+    count = 1
+    for d in shape:
+        count *= d
+    return count * (2 if len(shape) > 1 and "position_embedding" not in name else 4)
+
+
+class _Silent:
+    """A progress stand-in that shows nothing (library use, tests)."""
+
+    def __enter__(self) -> "_Silent":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def advance(self, *args) -> None:
+        return None

@@ -1,0 +1,28 @@
+"""Quantization through llama.cpp's own `llama_model_quantize`, for the LLM and the mmproj."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from critic.errors import BadModelFile, UsageError
+
+LLM_TYPES = ("Q4_K_M", "Q5_K_M", "Q8_0", "F16")
+MMPROJ_TYPES = ("F16", "Q8_0")
+
+
+def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
+    """Quantize GGUF `source` to `target` as `kind` (e.g. Q4_K_M); F16 copies nothing."""
+    import llama_cpp
+
+    from critic.gguf_check import read_header
+
+    read_header(source)  # a non-GGUF must never reach llama.cpp, which would abort the process
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}", None)
+    if ftype is None:
+        raise UsageError(f"unknown quantization {kind}: choose one of {', '.join(LLM_TYPES)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads
+    result = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
+    if result != 0:
+        raise BadModelFile(f"{source}: llama.cpp could not quantize it to {kind} (code {result})")

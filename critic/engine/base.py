@@ -1,0 +1,138 @@
+"""The backend interface: a session holds one painting and streams answers to questions.
+
+One real implementation per engine (llama.cpp in-process, an OpenAI-compatible server);
+UI tests may script a fake with the same shape.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from critic.prompt import Turn
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (llama.cpp runs best with one thread per core)."""
+    try:
+        seen = set()
+        physical = core = None
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("physical id"):
+                    physical = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                    seen.add((physical, core))
+        if seen:
+            return len(seen)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@dataclass
+class Settings:
+    """Generation settings, honoured exactly by every backend."""
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Timings:
+    """Where the time of one answer went, in seconds."""
+
+    model_load: float = 0.0
+    image_encode: float = 0.0
+    prefill: float = 0.0
+    first_token: float = 0.0
+    generation: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Generated tokens per second of generation."""
+        return self.generated_tokens / self.generation if self.generation > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["tokens_per_second"] = round(self.tokens_per_second, 3)
+        return data
+
+
+@dataclass
+class ModelInfo:
+    """What a result records about the model that wrote it."""
+
+    name: str
+    quantization: str = ""
+    sha256: str = ""
+    mmproj_sha256: str = ""
+    backend: str = "llama.cpp"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Notice:
+    """Something the user should be told during a session (e.g. turns dropped)."""
+
+    text: str
+
+
+@dataclass
+class TurnRecord:
+    """One finished or interrupted exchange."""
+
+    question: str
+    answer: str = ""
+    partial: bool = False
+    timings: Timings = field(default_factory=Timings)
+
+
+class Session(Protocol):
+    """A conversation about one painting."""
+
+    turns: list[TurnRecord]
+    image_encodes: int
+    context_used: int
+    context_size: int
+
+    def ask(self, question: str, settings: Settings) -> Iterator[str]:
+        """Stream the answer to `question`, piece by piece; closing the iterator stops it."""
+        ...
+
+    def close(self) -> None:
+        """Release what the session holds."""
+        ...
+
+
+class Engine(Protocol):
+    """A loaded model that opens sessions."""
+
+    info: ModelInfo
+    load_seconds: float
+
+    def open_session(self, image: Path | None) -> Session:
+        """Start a conversation about `image`."""
+        ...
+
+    def close(self) -> None:
+        """Release the model."""
+        ...
+
+
+def as_turns(records: list[TurnRecord]) -> list[Turn]:
+    """History in the prompt module's terms."""
+    return [Turn(r.question, r.answer) for r in records]

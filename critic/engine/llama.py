@@ -1,0 +1,308 @@
+"""The in-process engine: llama.cpp through llama-cpp-python's Llama and libmtmd.
+
+Why not the stock `Llava15ChatHandler`: it rebuilds the prompt from chat messages (losing
+the exact spaces and newline of the LLaVA v1 format), clears the KV cache and encodes the
+image again on every call. Here a session encodes its painting once; each later turn
+evaluates only its own text after the cached prefix, in exactly the token layout of
+`critic.prompt`. When the context would overflow, the oldest turns are dropped by
+re-evaluating the kept turns' text after the image, never the image or the system prompt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
+from critic.errors import BadModelFile, ContextOverflow
+from critic.gguf_check import check_pair
+from critic.images import LoadedImage, load_image
+from critic.prompt import (
+    first_question_text,
+    head_text,
+    later_question_text,
+    text_only_head_text,
+    text_only_question_text,
+)
+
+DEFAULT_CTX = 4096
+
+_SILENT = None
+
+
+def silence_llama_logs() -> None:
+    """Route llama.cpp's and libmtmd's log lines to nowhere (errors surface as exceptions)."""
+    global _SILENT
+    import llama_cpp
+    import llama_cpp.mtmd_cpp as mtmd
+
+    if _SILENT is None:
+        _SILENT = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        llama_cpp.llama_log_set(_SILENT, ctypes.c_void_p(0))
+        mtmd.mtmd_log_set(_SILENT, ctypes.c_void_p(0))
+        mtmd.mtmd_helper_log_set(_SILENT, ctypes.c_void_p(0))
+
+
+class LlamaEngine:
+    """A GalleryGPT model loaded in this process."""
+
+    def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
+                 threads: int | None = None, n_batch: int = 512) -> None:
+        check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
+        import llama_cpp
+        import llama_cpp.mtmd_cpp as mtmd
+
+        silence_llama_logs()
+        self.info = info
+        self._mtmd = mtmd
+        self._llama_cpp = llama_cpp
+        threads = threads or physical_cores()
+        started = time.perf_counter()
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(llm), n_ctx=max(n_ctx, 2048), n_threads=threads, n_threads_batch=threads,
+                n_batch=n_batch, n_ubatch=n_batch, verbose=False,
+            )
+        except ValueError as err:
+            raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
+        params = mtmd.mtmd_context_params_default()
+        params.use_gpu = True
+        params.print_timings = False
+        params.n_threads = threads
+        params.warmup = False
+        self.ctx = mtmd.mtmd_init_from_file(str(mmproj).encode(), self.llama.model, params)
+        if not self.ctx:
+            raise BadModelFile(f"{mmproj}: llama.cpp could not load the mmproj")
+        self.load_seconds = time.perf_counter() - started
+        self.n_ctx = self.llama.n_ctx()
+        self.eos = self.llama.token_eos()
+        self.bos = self.llama.token_bos()
+        self._owner: LlamaSession | None = None
+
+    def tokenize(self, text: str) -> list[int]:
+        """Plain SentencePiece encoding of one piece (leading ▁, no BOS), as in training."""
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def open_session(self, image: Path | LoadedImage | None) -> "LlamaSession":
+        """Start a conversation about `image` (None for text only)."""
+        loaded = load_image(image) if isinstance(image, (str, Path)) else image
+        session = LlamaSession(self, loaded)
+        self._owner = session
+        return session
+
+    def eval_image(self, image) -> float:
+        """Encode `image` and append its embeddings at the current position; return seconds."""
+        mtmd = self._mtmd
+        rgb = image.convert("RGB")
+        data = rgb.tobytes()
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        bitmap = mtmd.mtmd_bitmap_init(rgb.width, rgb.height, buffer)
+        chunks = mtmd.mtmd_input_chunks_init()
+        started = time.perf_counter()
+        try:
+            text = mtmd.mtmd_input_text()
+            text.text = mtmd.mtmd_default_marker()
+            text.text_len = len(text.text)
+            text.add_special = False
+            text.parse_special = True
+            bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            if mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(text), bitmaps, 1) != 0:
+                raise BadModelFile("llama.cpp could not prepare the image for this mmproj")
+            for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+                chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+                if mtmd.mtmd_input_chunk_get_type(chunk) != mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                    continue
+                n_past = self._llama_cpp.llama_pos(0)
+                result = mtmd.mtmd_helper_eval_chunk_single(
+                    self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
+                    self.llama.n_batch, False, ctypes.byref(n_past))
+                if result != 0:
+                    raise ContextOverflow("llama.cpp could not evaluate the image (context too small?)")
+                self.llama.n_tokens = n_past.value
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+            mtmd.mtmd_bitmap_free(bitmap)
+        return time.perf_counter() - started
+
+    def logits(self) -> np.ndarray:
+        """Next-token logits after the last evaluated token."""
+        ptr = self._llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.llama.n_vocab(),))
+
+    def close(self) -> None:
+        """Free the mmproj context and the model."""
+        if getattr(self, "ctx", None):
+            self._mtmd.mtmd_free(self.ctx)
+            self.ctx = None
+        if getattr(self, "llama", None) is not None:
+            self.llama.close()
+            self.llama = None
+
+
+def sample(logits: np.ndarray, settings: Settings, rng: np.random.Generator) -> int:
+    """Greedy at temperature 0, else top-k / top-p sampling at the temperature."""
+    if settings.temperature <= 0:
+        return int(np.argmax(logits))
+    scaled = logits.astype(np.float64) / settings.temperature
+    k = min(settings.top_k, scaled.size) if settings.top_k > 0 else scaled.size
+    top = np.argpartition(-scaled, k - 1)[:k]
+    top = top[np.argsort(-scaled[top])]
+    probs = np.exp(scaled[top] - scaled[top[0]])
+    probs /= probs.sum()
+    if 0 < settings.top_p < 1:
+        keep = int(np.searchsorted(np.cumsum(probs), settings.top_p) + 1)
+        top, probs = top[:keep], probs[:keep] / probs[:keep].sum()
+    return int(rng.choice(top, p=probs))
+
+
+class _Utf8Stream:
+    """Turns token byte pieces into text, holding back an incomplete UTF-8 sequence."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.started = False
+
+    def push(self, piece: bytes) -> str:
+        self.pending += piece
+        for cut in range(len(self.pending), max(len(self.pending) - 4, -1), -1):
+            try:
+                text = self.pending[:cut].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            self.pending = self.pending[cut:]
+            if not self.started and text:
+                text = text.lstrip(" ")
+                self.started = bool(text)
+            return text
+        return ""
+
+
+class LlamaSession:
+    """A conversation about one painting, its prefix kept in llama.cpp's KV cache."""
+
+    def __init__(self, engine: LlamaEngine, image: LoadedImage | None) -> None:
+        self.engine = engine
+        self.image = image
+        self.turns: list[TurnRecord] = []
+        self._turn_ids: list[tuple[str, list[int]]] = []  # question, answer ids
+        self.image_encodes = 0
+        self.notices: list[str] = []
+        self._prefix_end: int | None = None
+        self.context_size = engine.n_ctx
+
+    @property
+    def context_used(self) -> int:
+        """Context positions in use."""
+        return self.engine.llama.n_tokens if self.engine._owner is self and self.engine.llama else 0
+
+    def _question_ids(self, question: str, first: bool) -> list[int]:
+        if self.image is None:
+            text = text_only_question_text(question) if first else later_question_text(question)
+        else:
+            text = first_question_text(question) if first else later_question_text(question)
+        return self.engine.tokenize(text)
+
+    def _ensure_prefix(self, timings: Timings) -> None:
+        """System prompt and image, evaluated once per session (again only if another session took the context)."""
+        engine, llama = self.engine, self.engine.llama
+        if self._prefix_end is not None and engine._owner is self:
+            return
+        engine._owner = self
+        llama.reset()
+        llama._ctx.kv_cache_clear()
+        started = time.perf_counter()
+        head = head_text() if self.image is not None else text_only_head_text()
+        llama.eval([engine.bos, *engine.tokenize(head)])
+        timings.prefill += time.perf_counter() - started
+        if self.image is not None:
+            timings.image_encode = engine.eval_image(self.image.image)
+            self.image_encodes += 1
+        self._prefix_end = llama.n_tokens
+        self._replay(self._turn_ids, timings)
+
+    def _replay(self, kept: list[tuple[str, list[int]]], timings: Timings) -> None:
+        """Evaluate finished turns' text after the prefix."""
+        llama = self.engine.llama
+        llama.n_tokens = self._prefix_end
+        ids: list[int] = []
+        for i, (question, answer) in enumerate(kept):
+            ids += self._question_ids(question, first=i == 0) + answer + [self.engine.eos]
+        if ids:
+            started = time.perf_counter()
+            llama.eval(ids)
+            timings.prefill += time.perf_counter() - started
+
+    def _fit(self, question: str, settings: Settings, timings: Timings) -> list[int]:
+        """Token ids for the new question, dropping the oldest turns if the context would overflow."""
+        first = not self._turn_ids
+        ids = self._question_ids(question, first) if first else [self.engine.eos] + self._question_ids(question, False)
+        if self.engine.llama.n_tokens + len(ids) + settings.max_tokens <= self.context_size:
+            return ids
+        dropped = 0
+        while self._turn_ids:
+            self._turn_ids.pop(0)
+            dropped += 1
+            first = not self._turn_ids
+            ids = self._question_ids(question, first) if first else [self.engine.eos] + self._question_ids(question, False)
+            need = sum(len(self._question_ids(q, i == 0)) + len(a) + 1 for i, (q, a) in enumerate(self._turn_ids))
+            if self._prefix_end + need + len(ids) + settings.max_tokens <= self.context_size:
+                break
+        if self._prefix_end + len(ids) + settings.max_tokens > self.context_size:
+            raise ContextOverflow(
+                f"the question and --max-tokens {settings.max_tokens} do not fit the {self.context_size}-token "
+                "context after the painting: ask a shorter question or lower --max-tokens"
+            )
+        self._replay(self._turn_ids, timings)
+        self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
+        return ids
+
+    def ask(self, question: str, settings: Settings) -> Iterator[str]:
+        """Stream the answer; closing the iterator stops generation and keeps the partial answer."""
+        engine, llama = self.engine, self.engine.llama
+        record = TurnRecord(question)
+        started = time.perf_counter()
+        self._ensure_prefix(record.timings)
+        ids = self._fit(question, settings, record.timings)
+        t = time.perf_counter()
+        llama.eval(ids)
+        record.timings.prefill += time.perf_counter() - t
+        record.timings.prompt_tokens = llama.n_tokens
+        answer: list[int] = []
+        text = _Utf8Stream()
+        rng = np.random.default_rng(settings.seed)
+        pending: int | None = None
+        gen_start = time.perf_counter()
+        try:
+            while len(answer) < settings.max_tokens:
+                token = sample(engine.logits(), settings, rng)
+                if token == engine.eos:
+                    break
+                answer.append(token)
+                piece = text.push(llama.detokenize([token]))
+                pending = token
+                if piece:
+                    if not record.timings.first_token:
+                        record.timings.first_token = time.perf_counter() - started
+                    yield piece
+                llama.eval([token])
+                pending = None
+        except GeneratorExit:
+            record.partial = True
+            raise
+        finally:
+            if pending is not None:
+                llama.eval([pending])  # keep the cache equal to the recorded answer
+            record.timings.generation = time.perf_counter() - gen_start
+            record.timings.generated_tokens = len(answer)
+            record.answer = llama.detokenize(answer).decode("utf-8", "replace").lstrip(" ")
+            self._turn_ids.append((question, answer))
+            self.turns.append(record)
+
+    def close(self) -> None:
+        """Forget the conversation (the engine's context is reused by the next session)."""
+        if self.engine._owner is self:
+            self.engine._owner = None

@@ -1,0 +1,281 @@
+"""Running a model over an evaluation set: one JSONL record per item, written as it finishes.
+
+The model is reached through `Answerer`, the one thing this module needs from the engine.
+Each record carries the model, its settings, the timings and critic's version, so an
+output file explains itself. A rerun with the same model and settings skips the items
+already answered (a kill -9 loses at most the item in flight); a bad image becomes an
+error record and the run goes on; error records are retried on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Protocol, Sequence, TypeVar
+
+from critic import __version__
+from critic.errors import BadImage, ContextOverflow
+from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem, QAItem, StyleItem
+from critic.perspectives import DEFAULT_QUESTION
+from critic.store import JsonlLog
+
+VQA_INSTRUCTION = "Answer the question using a single word or phrase."
+"""LLaVA-1.5's short-answer instruction, appended to every AQUA and ArtQuest question."""
+
+PER_ITEM_ERRORS: tuple[type[Exception], ...] = (BadImage, ContextOverflow)
+"""Failures that belong to one item; anything else (server down, no model) stops the run."""
+
+
+@dataclass
+class AnswerResult:
+    """What a model said about one image, and how."""
+
+    text: str
+    timings: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Answerer(Protocol):
+    """A model that answers one question about one image.
+
+    `model` (name, quantization, sha256) and `settings` (max_tokens, temperature, seed…)
+    describe the run before any answer is made; resuming compares them.
+    """
+
+    model: dict[str, Any]
+    settings: dict[str, Any]
+
+    def answer(self, image_path: Path, question: str) -> AnswerResult:
+        """Answer `question` about the image at `image_path`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """One request: an image, a question, and fields copied into its record."""
+
+    id: str
+    image: str
+    question: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """How a run went."""
+
+    task: str
+    out: str
+    total: int
+    skipped: int
+    answered: int
+    errors: int
+    wall_s: float
+    run_key: str
+    model: dict[str, Any]
+    settings: dict[str, Any]
+
+    @property
+    def mean_s(self) -> float:
+        """Mean seconds per item answered in this run (0 when none was)."""
+        done = self.answered + self.errors
+        return self.wall_s / done if done else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {**asdict(self), "mean_s": self.mean_s}
+
+
+T = TypeVar("T")
+
+
+def select(items: Sequence[T], limit: int | None = None, seed: int | None = None) -> list[T]:
+    """All items, or `limit` of them: the first ones, or a seeded random sample kept in file order."""
+    items = list(items)
+    if limit is None or limit <= 0 or limit >= len(items):
+        return items
+    if seed is None:
+        return items[:limit]
+    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in chosen]
+
+
+def run_key(model: dict[str, Any], settings: dict[str, Any]) -> str:
+    """A short fingerprint of model and settings: records with the same key are one run."""
+    blob = json.dumps({"model": model, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe(answerer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The answerer's model and settings dicts (empty when it does not say)."""
+    return dict(getattr(answerer, "model", None) or {}), dict(getattr(answerer, "settings", None) or {})
+
+
+def done_ids(records: Iterable[dict[str, Any]], task: str, key: str) -> set[str]:
+    """Ids already answered successfully by the run `key`."""
+    return {
+        str(r.get("id"))
+        for r in records
+        if r.get("task") == task and r.get("run_key") == key and r.get("status") == "ok"
+    }
+
+
+def _progress(console: Any, enabled: bool) -> Any:
+    """A rich progress bar with counts, elapsed and remaining time."""
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run_tasks(
+    task: str,
+    tasks: Sequence[Task],
+    answerer: Answerer,
+    out: Path,
+    images_dir: Path,
+    progress: bool = True,
+    console: Any = None,
+) -> RunSummary:
+    """Answer every task not yet done by this model and settings, appending one record each."""
+    log = JsonlLog(out)
+    model, settings = describe(answerer)
+    key = run_key(model, settings)
+    finished = done_ids(log.records(), task, key)
+    todo = [t for t in tasks if t.id not in finished]
+    answered = errors = 0
+    started = time.perf_counter()
+    with _progress(console, progress) as bar:
+        job = bar.add_task(task, total=len(tasks), completed=len(tasks) - len(todo), note="")
+        for item in todo:
+            path = Path(images_dir) / item.image
+            record: dict[str, Any] = {
+                "task": task,
+                "id": item.id,
+                "image": item.image,
+                "question": item.question,
+                **item.fields,
+                "run_key": key,
+                "model": model,
+                "settings": settings,
+                "critic_version": __version__,
+            }
+            began = time.perf_counter()
+            try:
+                if not path.is_file():
+                    raise BadImage(f"{path}: no such file")
+                result = answerer.answer(path, item.question)
+            except PER_ITEM_ERRORS as err:
+                errors += 1
+                record.update(status="error", error=str(err), error_type=type(err).__name__)
+            else:
+                answered += 1
+                record.update(
+                    status="ok",
+                    text=result.text,
+                    timings=dict(result.timings or {}),
+                    model={**model, **(result.model or {})},
+                    settings={**settings, **(result.settings or {})},
+                )
+            record["wall_s"] = round(time.perf_counter() - began, 4)
+            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            log.append(record)
+            bar.update(job, advance=1, note=f"{errors} error(s)" if errors else "")
+    return RunSummary(
+        task=task,
+        out=str(out),
+        total=len(tasks),
+        skipped=len(tasks) - len(todo),
+        answered=answered,
+        errors=errors,
+        wall_s=time.perf_counter() - started,
+        run_key=key,
+        model=model,
+        settings=settings,
+    )
+
+
+def generate(
+    items: Sequence[AnalysisItem],
+    answerer: Answerer,
+    out: Path,
+    images_dir: Path,
+    limit: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    question: str = DEFAULT_QUESTION,
+    console: Any = None,
+) -> RunSummary:
+    """Table 1: a formal analysis of every test painting, with the paper's prompt."""
+    tasks = [Task(item.id, item.image, question) for item in select(items, limit, seed)]
+    return run_tasks("generate", tasks, answerer, out, images_dir, progress, console)
+
+
+def vqa_question(question: str) -> str:
+    """The prompt for one open-ended question: the question, then the short-answer instruction."""
+    return f"{question.strip()}\n{VQA_INSTRUCTION}"
+
+
+def run_vqa(
+    items: Sequence[QAItem],
+    answerer: Answerer,
+    out: Path,
+    images_dir: Path,
+    dataset: str,
+    limit: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    console: Any = None,
+) -> RunSummary:
+    """Table 2, AQUA / ArtQuest / ArtQuest-Type: a short answer to every question."""
+    tasks = [
+        Task(item.id, item.image, vqa_question(item.question),
+             {"dataset": dataset, "answer": item.answer, "meta": item.meta})
+        for item in select(items, limit, seed)
+    ]
+    return run_tasks("vqa", tasks, answerer, out, images_dir, progress, console)
+
+
+def style_question(styles: Sequence[str] = tuple(ARTBENCH_STYLES.values())) -> str:
+    """The ArtBench prompt, listing every style the model may choose."""
+    return (
+        "Which art style does this painting belong to? Choose one of the following: "
+        + ", ".join(styles)
+        + ".\nAnswer with the name of the style only."
+    )
+
+
+def run_classify(
+    items: Sequence[StyleItem],
+    answerer: Answerer,
+    out: Path,
+    images_dir: Path,
+    sample: int | None = 1000,
+    seed: int = 0,
+    limit: int | None = None,
+    progress: bool = True,
+    console: Any = None,
+) -> RunSummary:
+    """Table 2, ArtBench: style of a seeded sample of `sample` paintings (the paper used 1,000)."""
+    chosen = select(select(items, sample, seed), limit, None)
+    question = style_question()
+    tasks = [Task(item.id, item.image, question, {"dataset": "artbench", "style": item.style}) for item in chosen]
+    return run_tasks("classify", tasks, answerer, out, images_dir, progress, console)

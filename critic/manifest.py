@@ -1,0 +1,73 @@
+"""The model manifest (`critic.json`): what critic trusts about a pair of GGUF files.
+
+`critic convert` writes it; `critic models add` copies it into the registry. Paths in
+`files` are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from critic.errors import BadModelFile
+from critic.prompt import PROMPT_FORMAT
+
+MANIFEST_NAME = "critic.json"
+SCHEMA = 1
+
+
+@dataclass
+class ModelFile:
+    """One GGUF file of a model."""
+
+    path: str
+    sha256: str
+    size: int
+    quantization: str
+
+
+@dataclass
+class Manifest:
+    """Name, files and the facts needed to prompt and preprocess for one model."""
+
+    name: str
+    llm: ModelFile
+    mmproj: ModelFile
+    prompt_format: str = PROMPT_FORMAT
+    image: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    class_token_layout: str = "rotated"
+    schema: int = SCHEMA
+
+    @property
+    def quantization(self) -> str:
+        """The LLM's quantization, the one that matters for quality and size."""
+        return self.llm.quantization
+
+    def to_json(self) -> str:
+        """The manifest as pretty JSON."""
+        data = asdict(self)
+        data["files"] = {"llm": data.pop("llm"), "mmproj": data.pop("mmproj")}
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> "Manifest":
+        """Read `critic.json` (or the folder holding it); raise BadModelFile naming the problem."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text())
+            files = data.pop("files")
+            data.pop("schema", None)
+            return cls(llm=ModelFile(**files["llm"]), mmproj=ModelFile(**files["mmproj"]), **data)
+        except FileNotFoundError:
+            raise BadModelFile(f"{path}: no manifest; make the folder with `critic convert`") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+            raise BadModelFile(f"{path}: not a critic manifest ({err.__class__.__name__}: {err})") from None
+
+    def file_paths(self, folder: Path) -> tuple[Path, Path]:
+        """Absolute paths of the LLM and mmproj files."""
+        return folder / self.llm.path, folder / self.mmproj.path
