@@ -17,6 +17,7 @@ is clearly there), so that a pixel on a border between two families never decide
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -138,6 +139,26 @@ def name_indices(oklab: np.ndarray) -> np.ndarray:
     # |p - t|² less |p|², which is the same for every entry.
     distance = (_TABLE_OKLAB**2).sum(1)[None, :] - 2.0 * (points @ _TABLE_OKLAB.T)
     return np.argmin(distance, axis=1).reshape(np.shape(oklab)[:-1])
+
+
+@lru_cache(maxsize=1)
+def _cell_names() -> np.ndarray:
+    """Nearest name of the centre of each cell of a 32×32×32 sRGB grid (8 code values a side)."""
+    centres = np.arange(4, 256, 8, dtype=np.uint8)
+    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
+    return name_indices(srgb_to_oklab(grid)).astype(np.uint8)
+
+
+def name_indices_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Index into COLOUR_NAMES for each 8-bit sRGB colour (last axis 3), through a 32³ lookup.
+
+    Pixels in one cell share a name (a cell is 8 code values a side, small next to the gaps
+    between names); the table turns naming a 320-px picture into an index lookup instead of a
+    distance to every name for every pixel.
+    """
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    cell = (rgb[..., 0].astype(np.int32) >> 3) << 10 | (rgb[..., 1].astype(np.int32) >> 3) << 5 | (rgb[..., 2] >> 3)
+    return _cell_names()[cell]
 
 
 def nearest_name(rgb: tuple[int, int, int]) -> ColourName:

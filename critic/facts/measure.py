@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from critic.facts.colour_names import COLOUR_NAMES, FAMILIES, FAMILY_RULES, name_indices
-from critic.facts.colour_space import chroma_hue, srgb_to_lab, srgb_to_oklab
+from critic.facts.colour_names import COLOUR_NAMES, FAMILIES, FAMILY_RULES, name_indices_rgb
+from critic.facts.colour_space import chroma_hue, srgb_to_lab
 
 WORK_SIDE = 320
 """Longest side of the working copy every measure runs on."""
@@ -57,13 +57,14 @@ HIGHLY_SATURATED_ABOVE = 36.0
 EDGE_THRESHOLD = 4.0  # L* per pixel (Sobel / 8) at the working size
 SPARSE_EDGES_BELOW = 0.10
 DENSE_EDGES_ABOVE = 0.30
-NEAR_ANCHOR = 0.08  # distance, in fractions of the width and height, that counts as "at"
+NEAR_ANCHOR = 0.08  # distance, in fractions of the width and height, that counts as "near"
+CENTRE_BAND = 0.05  # weight within this of the middle, across or down, counts as centred
 FOCAL_WINDOW = 0.2  # focal area: window a fifth of the longest side
 FOCAL_STRENGTH = 1.5  # peak of the detail map over its mean, to speak of a focal area
 SYMMETRIC_ABOVE = 0.75
 ROUGHLY_SYMMETRIC_ABOVE = 0.45
 ASYMMETRIC_BELOW = 0.2
-SYMMETRY_WIDTH = 64
+SYMMETRY_WIDTH = 32
 FLAT_ACROSS_STD = 2.0  # residual std (L*) under which nothing varies across the width
 COHERENCE_MIN = 0.5
 CURVE_STEP = 5.0  # pixels along the edge to each side, for the turning angle
@@ -172,7 +173,7 @@ class Composition:
     nearest_anchor: str  # "centre" or a thirds intersection, e.g. "upper-left third"
     anchor_distance: float
     symmetry: float  # -1 .. 1
-    symmetry_level: str  # "symmetric" | "roughly symmetric" | "loosely balanced" | "asymmetric"
+    symmetry_level: str  # "symmetric" | "roughly symmetric" | "partly symmetric" | "asymmetric"
     lines: Lines
     edge_density: float
     detail_level: str  # "sparse" | "moderate" | "dense"
@@ -219,14 +220,14 @@ def working_copy(image: Image.Image, side: int = WORK_SIDE) -> Image.Image:
 
 
 def _palette(rgb: np.ndarray, k: int | None) -> Palette:
-    # Every pixel takes its nearest name (Oklab), and the palette is the names that cover the
+    # Every pixel takes its nearest name (Oklab, via a 32³ lookup of sRGB cells), and the palette is the names that cover the
     # most canvas, each shown as the mean colour of its pixels. This was chosen over k-means
     # (in CIELAB) and over Pillow's quantize (median cut in RGB): a painting's colours run into
     # each other, so any clustering draws its borders somewhere arbitrary, and k-means moved
     # them, and so the names, under a JPEG re-encode or a resize; the name table is a fixed
     # partition of colour space, so only pixels on a border can move and the shares barely do.
     flat = rgb.reshape(-1, 3)
-    index = name_indices(srgb_to_oklab(flat))
+    index = name_indices_rgb(flat).astype(np.int64)
     n = len(COLOUR_NAMES)
     counts = np.bincount(index, minlength=n).astype(np.float64)
     sums = np.stack([np.bincount(index, weights=flat[:, c], minlength=n) for c in range(3)], 1)
@@ -496,8 +497,8 @@ def _composition(work: Image.Image, lightness: np.ndarray) -> Composition:
     anchor, distance = min(
         ((name, float(np.hypot(cx - ax, cy - ay))) for name, (ax, ay) in _ANCHORS.items()), key=lambda t: t[1]
     )
-    horizontal = "left of centre" if cx < 0.45 else "right of centre" if cx > 0.55 else "centred"
-    vertical = "high" if cy < 0.45 else "low" if cy > 0.55 else "at mid-height"
+    horizontal = "left of centre" if cx < 0.5 - CENTRE_BAND else "right of centre" if cx > 0.5 + CENTRE_BAND else "centred"
+    vertical = "high" if cy < 0.5 - CENTRE_BAND else "low" if cy > 0.5 + CENTRE_BAND else "at mid-height"
     position = f"{horizontal}, {vertical}" if (horizontal, vertical) != ("centred", "at mid-height") else "centred"
 
     rows = np.array_split(np.arange(h), 3)
@@ -524,7 +525,7 @@ def _composition(work: Image.Image, lightness: np.ndarray) -> Composition:
     elif symmetry >= ROUGHLY_SYMMETRIC_ABOVE:
         level = "roughly symmetric"
     elif symmetry >= ASYMMETRIC_BELOW:
-        level = "loosely balanced"
+        level = "partly symmetric"
     else:
         level = "asymmetric"
     return Composition(

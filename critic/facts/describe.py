@@ -1,0 +1,112 @@
+"""Plain words composed from the measurements: a paragraph for people, a summary for prompts."""
+
+from __future__ import annotations
+
+from critic.facts.measure import NEAR_ANCHOR, Facts
+
+MEASURED_LABEL = "Measured from the image, not written by a model"
+
+_PLURAL = {
+    "black": "blacks", "white": "whites", "grey": "greys", "red": "reds", "orange": "oranges",
+    "yellow": "yellows", "green": "greens", "blue": "blues", "purple": "purples", "pink": "pinks",
+    "brown": "browns",
+}
+
+
+def _pct(share: float) -> str:
+    return f"{round(share * 100)}%"
+
+
+def _list(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _lines_phrase(facts: Facts) -> str:
+    lines = facts.composition.lines
+    if lines.dominant == "none":
+        return "there are no clear edges to give lines a direction"
+    if lines.dominant == "mixed":
+        return "no single line direction dominates"
+    share = getattr(lines, lines.dominant)
+    return f"{lines.dominant} lines dominate ({_pct(share)} of the edge energy)"
+
+
+def _symmetry_phrase(facts: Facts) -> str:
+    comp = facts.composition
+    words = {
+        "symmetric": "the left and right halves nearly mirror each other",
+        "roughly symmetric": "the left and right halves roughly mirror each other",
+        "partly symmetric": "the left and right halves only partly mirror each other",
+        "asymmetric": "the left and right halves do not mirror each other",
+    }[comp.symmetry_level]
+    return f"{words} (symmetry {comp.symmetry:+.2f} on a −1 to +1 scale)"
+
+
+def _weight_phrase(facts: Facts) -> str:
+    comp = facts.composition
+    where = "at the centre" if comp.weight_position == "centred" else comp.weight_position
+    near = f", near the {comp.nearest_anchor}" if comp.anchor_distance <= NEAR_ANCHOR else ""
+    if comp.nearest_anchor == "centre" and comp.weight_position == "centred":
+        near = ""
+    return f"the visual weight sits {where}{near}"
+
+
+def facts_paragraph(facts: Facts) -> str:
+    """A short plain paragraph composed from the measurements."""
+    value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
+    sentences = []
+    key = f"{value.key}-key" if value.key != "middle" else "middle-key"
+    sentences.append(
+        f"{_article(key).capitalize()} {key} picture (mean lightness {value.mean:.0f} of 100) with "
+        f"{value.contrast_level} contrast: the middle 90% of its pixels span {value.contrast:.0f} "
+        "points of lightness."
+    )
+    if value.two_sided:
+        sentences.append(
+            f"Its values split into two separate masses, darks and lights "
+            f"({_pct(value.dark_share)} of the canvas below lightness 25, {_pct(value.light_share)} above 75)."
+        )
+    if palette.families:
+        top = palette.families[0]
+        named = [f"{s.name} ({_pct(s.share)})" for s in palette.swatches[:3]]
+        lead = f"{_PLURAL.get(top.family, top.family).capitalize()} cover {_pct(top.share)} of the canvas"
+        sentences.append(f"{lead}; the largest named colours are {_list(named)}.")
+    temperature = {
+        "warm": f"The colour reads warm (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
+        "cool": f"The colour reads cool (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
+        "balanced": f"Warm and cool colours balance (balance {colour.temperature_balance:+.2f})",
+        "neutral": "The colour is close to neutral grey, with no temperature to speak of",
+    }[colour.temperature]
+    sentences.append(f"{temperature}, and is {colour.saturation}.")
+    detail = (
+        f"detail concentrates in the {comp.focal_area}"
+        if comp.focal_area != "spread across the canvas"
+        else "detail is spread across the canvas"
+    )
+    sentences.append(f"{_weight_phrase(facts).capitalize()}; {detail} ({comp.detail_level} edges).")
+    sentences.append(f"{_lines_phrase(facts).capitalize()}, and {_symmetry_phrase(facts)}.")
+    return " ".join(sentences)
+
+
+def grounding_summary(facts: Facts) -> str:
+    """A compact block of measured facts to put before a question (`--ground`)."""
+    value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
+    swatches = ", ".join(f"{s.name} {_pct(s.share)}" for s in palette.swatches[:4])
+    families = ", ".join(f"{_PLURAL.get(f.family, f.family)} {_pct(f.share)}" for f in palette.families[:3])
+    lines = comp.lines.dominant if comp.lines.dominant not in ("none", "mixed") else "no single"
+    parts = [
+        f"Palette: {swatches} ({families}).",
+        f"Value: {value.key} key, mean lightness {value.mean:.0f}/100, {value.contrast_level} contrast"
+        + (", darks and lights in two separate masses." if value.two_sided else "."),
+        f"Colour: {colour.temperature}, {colour.saturation}.",
+        f"Composition: visual weight {comp.weight_position}, detail "
+        + (comp.focal_area if comp.focal_area.startswith("spread") else f"in the {comp.focal_area}")
+        + f", {lines} line direction, {comp.symmetry_level} left to right.",
+    ]
+    return "Measured from the image's pixels: " + " ".join(parts)
