@@ -64,8 +64,8 @@ def _gguf_name(name: str, tensor_map) -> str:
     return found
 
 
-def plan_llm(ckpt: Checkpoint, lora: Lora | None) -> list[PlannedTensor]:
-    """Every LLM tensor, with its GGUF name, F16 for matrices and F32 for vectors."""
+def plan_llm(ckpt: Checkpoint, lora: Lora | None, matrix_dtype=np.float16) -> list[PlannedTensor]:
+    """Every LLM tensor, with its GGUF name, F16 (or `matrix_dtype`) for matrices and F32 for vectors."""
     import gguf
 
     tensor_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, ckpt.llm.layers)
@@ -76,7 +76,7 @@ def plan_llm(ckpt: Checkpoint, lora: Lora | None) -> list[PlannedTensor]:
         heads = (ckpt.llm.heads if ".q_proj." in name else ckpt.llm.kv_heads if ".k_proj." in name else 0)
 
         def blocks(name=name, ref=ref, heads=heads) -> Iterator[np.ndarray]:
-            dtype = np.float16 if len(ref.shape) > 1 else np.float32
+            dtype = matrix_dtype if len(ref.shape) > 1 else np.float32
             if heads:  # needs whole heads: a few MB even at 7B
                 weight = lora.merged(name, ref.load()) if lora else ref.load()
                 yield permute_qk(weight, heads).numpy().astype(dtype)
@@ -89,19 +89,19 @@ def plan_llm(ckpt: Checkpoint, lora: Lora | None) -> list[PlannedTensor]:
                 yield rows.numpy().astype(dtype)
 
         plans.append(PlannedTensor(_gguf_name(name, tensor_map), shape,
-                                   np.float16 if len(shape) > 1 else np.float32, blocks))
+                                   matrix_dtype if len(shape) > 1 else np.float32, blocks))
     return plans
 
 
 def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
-              progress: Callable[[int], None] | None = None) -> None:
-    """Write the LLM GGUF (F16) for `ckpt` with `lora` merged."""
+              progress: Callable[[int], None] | None = None, f32: bool = False) -> None:
+    """Write the LLM GGUF (F16, or F32 for parity checks) for `ckpt` with `lora` merged."""
     import gguf
 
     hp = ckpt.llm
     writer = gguf.GGUFWriter(None, "llama")
     writer.add_name(name)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if f32 else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_context_length(hp.context)
     writer.add_embedding_length(hp.hidden)
     writer.add_feed_forward_length(hp.ffn)
@@ -125,4 +125,4 @@ def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
     writer.add_add_eos_token(False)
     writer.add_add_space_prefix(True)
     writer.add_chat_template(CHAT_TEMPLATE)
-    write_gguf(path, writer, plan_llm(ckpt, lora), progress)
+    write_gguf(path, writer, plan_llm(ckpt, lora, np.float32 if f32 else np.float16), progress)

@@ -44,7 +44,7 @@ def _vision_gguf_name(name: str, tensor_map) -> str | None:
     return found
 
 
-def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT) -> list[PlannedTensor]:
+def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT, f32: bool = False) -> list[PlannedTensor]:
     """Every mmproj tensor with its GGUF name and type."""
     import gguf
 
@@ -68,7 +68,7 @@ def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT) -> list[PlannedT
         shape = ref.shape
         # Matrices and the conv kernel in F16; vectors, the class token and the position
         # table in F32 (llama.cpp requires class_embd in F32).
-        f16 = len(shape) > 1 and "position_embd" not in gname
+        f16 = len(shape) > 1 and "position_embd" not in gname and not f32
         dtype = np.float16 if f16 else np.float32
         rotate = layout == "rotated" and "position_embd" in gname
 
@@ -87,8 +87,8 @@ def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT) -> list[PlannedT
 
 
 def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_LAYOUT,
-                 progress: Callable[[int], None] | None = None) -> None:
-    """Write the mmproj GGUF (F16) for `ckpt`."""
+                 progress: Callable[[int], None] | None = None, f32: bool = False) -> None:
+    """Write the mmproj GGUF (F16, or F32 for parity checks) for `ckpt`."""
     import gguf
 
     hp = ckpt.vision
@@ -96,7 +96,7 @@ def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_
         raise BadCheckpoint(f"{ckpt.path}: vision activation '{hp.act}' is not CLIP's quick_gelu or gelu")
     writer = gguf.GGUFWriter(None, "clip")
     writer.add_name(name)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if f32 else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_bool(gguf.Keys.Clip.HAS_VISION_ENCODER, True)
     writer.add_string(gguf.Keys.Clip.PROJECTOR_TYPE, "mlp")
     writer.add_uint32(gguf.Keys.ClipVision.IMAGE_SIZE, hp.image_size)
@@ -111,4 +111,4 @@ def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_
     writer.add_array(gguf.Keys.ClipVision.IMAGE_STD, [float(v) for v in hp.std])
     writer.add_bool(gguf.Keys.ClipVision.USE_GELU, hp.act == "gelu")
     writer.add_string("critic.class_token_layout", layout)
-    write_gguf(path, writer, plan_mmproj(ckpt, layout), progress)
+    write_gguf(path, writer, plan_mmproj(ckpt, layout, f32), progress)

@@ -126,8 +126,11 @@ def _randomize(module, scale: float, generator) -> None:
             elif name.endswith("bias"):
                 param.copy_(0.1 * noise)
             else:
+                # Unit gain keeps the residual stream near unit scale through the layers;
+                # the output head gets more, so the next-token distribution is peaked.
                 fan_in = param.shape[-1] if param.dim() > 1 else param.shape[0]
-                param.copy_(noise * scale / math.sqrt(max(fan_in, 1)) * math.sqrt(64))
+                gain = 3.0 if name.startswith("lm_head") else 1.0
+                param.copy_(noise * scale * gain / math.sqrt(max(fan_in, 1)))
 
 
 def _save_sharded(tensors: dict, out: Path, shards: int = 2) -> None:
@@ -170,7 +173,7 @@ def build(out: str | Path, spec: TinySpec = TinySpec()) -> Path:
         bos_token_id=1, eos_token_id=2, pad_token_id=None, tie_word_embeddings=False,
     )
     llm = LlamaForCausalLM(text_config).to(torch.float32)
-    _randomize(llm, 0.5 * scale, generator)
+    _randomize(llm, scale, generator)
 
     v = spec.vision
     vision_config = CLIPVisionConfig(
@@ -179,7 +182,7 @@ def build(out: str | Path, spec: TinySpec = TinySpec()) -> Path:
         hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=v.hidden,
     )
     vision = CLIPVisionModel(vision_config)
-    _randomize(vision, 0.5 * scale, generator)
+    _randomize(vision, scale, generator)
     vision.save_pretrained(tower, safe_serialization=True)
     (tower / "preprocessor_config.json").write_text(json.dumps({
         "image_processor_type": "CLIPImageProcessor", "do_resize": True, "size": {"shortest_edge": v.image_size},

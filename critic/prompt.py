@@ -21,7 +21,7 @@ proves the two equal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 SYSTEM = (
@@ -94,10 +94,15 @@ Tokenize = Callable[[str], list[int]]
 
 @dataclass(frozen=True)
 class TokenLayout:
-    """Token ids of a conversation around one image: `before` + image + `after`."""
+    """Token ids of a conversation around one image: `before` + image + `after`.
+
+    `answer_spans` are the `[start, stop)` offsets in `after` of each answer with its EOS:
+    the only tokens training computes a loss on.
+    """
 
     before: list[int]
     after: list[int]
+    answer_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 def layout_tokens(
@@ -112,9 +117,12 @@ def layout_tokens(
     encode_answer = answer_ids or (lambda a: tokenize(a))
     before = [bos_id, *tokenize(head_text())]
     after: list[int] = []
+    spans: list[tuple[int, int]] = []
     for i, turn in enumerate(turns):
         text = first_question_text(turn.question) if i == 0 else later_question_text(turn.question)
         after += tokenize(text)
         if turn.answer is not None:
+            start = len(after)
             after += encode_answer(turn.answer) + [eos_id]
-    return TokenLayout(before, after)
+            spans.append((start, len(after)))
+    return TokenLayout(before, after, spans)

@@ -65,3 +65,33 @@ def painting(tmp_path) -> Path:
         ImageDraw.Draw(image).ellipse((100, 40, 220, 160), fill=(230, 200, 120))
         image.save(target, quality=92)
     return target
+
+
+# -- the tiny reference model, built once per test session ---------------------------------
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """The tiny LLaVA checkpoint folders (base, vision-tower, lora)."""
+    pytest.importorskip("transformers")
+    from convert.tiny import build
+
+    return build(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_dir, tmp_path_factory) -> Path:
+    """The tiny model converted to F16 GGUF files with the LoRA merged."""
+    from convert.pipeline import ConvertConfig, convert
+
+    out = tmp_path_factory.mktemp("gguf") / "tiny-f16"
+    return convert(ConvertConfig(base=str(tiny_dir / "base"), vision_tower=str(tiny_dir / "vision-tower"),
+                                 lora=str(tiny_dir / "lora"), out=str(out), quant="F16", name="tiny"),
+                   show_progress=False)
+
+
+@pytest.fixture
+def installed_model(tiny_gguf, critic_home):
+    """The tiny model registered in this test's data directory."""
+    from critic import registry
+
+    return registry.add_folder(tiny_gguf)

@@ -1,0 +1,76 @@
+"""One analysis as a record: what was asked, of which painting, by which model, and the answer.
+
+The record is the JSON that `critic analyze --format json` prints and `--out` appends; its
+`key` identifies the work (image bytes + question + model + settings) so a rerun of a
+batch can skip what is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from critic import __version__
+from critic.engine.base import ModelInfo, Settings, Timings
+from critic.images import LoadedImage
+from critic.prompt import prompt_text, Turn
+
+
+def request_key(image_sha256: str, question: str, model_sha: str, settings: Settings, ground: bool) -> str:
+    """A stable id for one (image, question, model, settings) request."""
+    payload = json.dumps([image_sha256, question, model_sha, settings.to_dict(), ground], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+@dataclass
+class AnalysisRecord:
+    """Everything `--format json` reports about one painting."""
+
+    key: str
+    image: dict[str, Any]
+    question: str
+    prompt: str
+    settings: dict[str, Any]
+    status: str = "ok"
+    analysis: str | None = None
+    partial: bool = False
+    model: dict[str, Any] | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] | None = None
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+    created: float = field(default_factory=time.time)
+    critic_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def image_info(image: LoadedImage) -> dict[str, Any]:
+    """Path, hash, size and format of a loaded painting."""
+    return {"path": str(image.path), "sha256": image.sha256, "width": image.original_size[0],
+            "height": image.original_size[1], "format": image.format}
+
+
+def new_record(image: LoadedImage, question: str, model: ModelInfo | None, settings: Settings,
+               ground: str | None = None) -> AnalysisRecord:
+    """A record for a request about to run."""
+    full_question = f"{ground}\n{question}" if ground else question
+    return AnalysisRecord(
+        key=request_key(image.sha256, question, model.sha256 if model else "", settings, bool(ground)),
+        image=image_info(image), question=question, prompt=prompt_text([Turn(full_question)]),
+        settings=settings.to_dict(), model=model.to_dict() if model else None,
+    )
+
+
+def finish(record: AnalysisRecord, answer: str, timings: Timings, load_seconds: float, partial: bool) -> None:
+    """Fill in the answer and timings."""
+    record.analysis = answer
+    record.partial = partial
+    data = timings.to_dict()
+    data["model_load"] = round(load_seconds, 4)
+    record.timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in data.items()}

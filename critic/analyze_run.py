@@ -1,0 +1,239 @@
+"""The work behind `critic analyze`: load each painting, ask the model, print or record the answer.
+
+Kept apart from the CLI module so the verb stays light to import; llama.cpp is loaded
+only when there is a model and an image to analyse.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from critic.analysis import AnalysisRecord, finish, new_record
+from critic.engine.base import Settings
+from critic.errors import BadImage, ModelNotFound, UsageError
+from critic.images import iter_image_paths, load_image
+from critic.perspectives import compose_question
+from critic.store import JsonlLog
+
+
+@dataclass
+class AnalyzeJob:
+    """One `critic analyze` invocation."""
+
+    paths: list[Path]
+    question: str
+    settings: Settings
+    fmt: str
+    out: Path | None
+    show_facts: bool
+    ground: bool
+    model: str | None
+    server: str | None
+    threads: int | None
+    ctx: int | None
+
+    @classmethod
+    def from_args(cls, args) -> "AnalyzeJob":
+        if args.max_tokens < 1:
+            raise UsageError("--max-tokens must be at least 1")
+        if args.temperature < 0:
+            raise UsageError("--temperature cannot be negative")
+        question = compose_question(args.aspect, args.ask, args.brief, args.lang)
+        paths = iter_image_paths(args.images)
+        if not paths:
+            raise UsageError("no images found in " + ", ".join(args.images))
+        return cls(paths, question, Settings(args.max_tokens, args.temperature, seed=args.seed), args.format,
+                   Path(args.out) if args.out else None, args.facts, args.ground, args.model, args.server,
+                   args.threads, args.ctx)
+
+    # -- output -------------------------------------------------------------------------
+
+    def _console(self):
+        from rich.console import Console
+
+        return Console(highlight=False, soft_wrap=False)
+
+    @property
+    def streaming(self) -> bool:
+        return self.fmt == "text" and self.out is None
+
+    def run(self) -> int:
+        engine = None
+        try:
+            engine = self._engine()
+        except ModelNotFound as err:
+            if self.model or self.server:
+                raise
+            return self._measured_only(str(err))
+        try:
+            return self._analyse_all(engine)
+        finally:
+            engine.close()
+
+    def _engine(self):
+        from critic.engine import open_engine
+
+        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads)
+
+    # -- no model: measured facts ---------------------------------------------------------
+
+    def _measured_only(self, hint: str) -> int:
+        import json
+
+        from critic.facts.describe import facts_paragraph
+        from critic.facts.measure import measure
+
+        console = self._console()
+        failed = 0
+        for path in self.paths:
+            try:
+                image = load_image(path)
+            except BadImage as err:
+                failed += 1
+                print(f"critic: error: {err}", file=sys.stderr)
+                continue
+            facts = measure(image.image)
+            if self.fmt == "json":
+                record = new_record(image, self.question, None, self.settings)
+                record.status = "measured"
+                record.facts = facts.to_dict()
+                record.analysis = facts_paragraph(facts)
+                record.note = "measured from the image, not written by a model; " + hint
+                print(json.dumps(record.to_dict(), ensure_ascii=False))
+            else:
+                self._print_facts(console, image, facts, measured_only=True)
+        print(f"critic: {hint}", file=sys.stderr)
+        return 1 if failed else 0
+
+    def _print_facts(self, console, image, facts, measured_only: bool) -> None:
+        from rich.rule import Rule
+
+        from critic.facts.render import render_facts
+
+        if self.fmt == "markdown":
+            from critic.facts.describe import facts_paragraph
+
+            console.print(f"## Measured facts — {image.path.name}\n", markup=False)
+            console.print("*Measured from the image, not written by a model.*\n", markup=False)
+            console.print(facts_paragraph(facts) + "\n", markup=False)
+            return
+        if measured_only:
+            console.print(Rule(f"{image.path.name} — measured, no model installed"))
+        console.print(render_facts(facts))
+
+    # -- with a model -------------------------------------------------------------------
+
+    def _analyse_all(self, engine) -> int:
+        log = JsonlLog(self.out) if self.out else None
+        done = {r.get("key") for r in log.records() if r.get("status") == "ok"} if log else set()
+        failed = skipped = 0
+        progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
+        task = progress.add_task("analysing", total=len(self.paths)) if progress else None
+        try:
+            if progress:
+                progress.start()
+            for path in self.paths:
+                record = self._one(engine, path, done)
+                if record is None:
+                    skipped += 1
+                elif record.status != "ok":
+                    failed += 1
+                if record is not None and log:
+                    log.append(record.to_dict())
+                if progress:
+                    progress.advance(task)
+        finally:
+            if progress:
+                progress.stop()
+        if log:
+            print(f"critic: {len(self.paths) - skipped - failed} analysed, {skipped} already done, "
+                  f"{failed} failed → {self.out}", file=sys.stderr)
+        if failed:
+            print(f"critic: {failed} of {len(self.paths)} images failed", file=sys.stderr)
+        return 1 if failed else 0
+
+    def _progress(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True))
+
+    def _one(self, engine, path: Path, done: set) -> AnalysisRecord | None:
+        import json
+
+        from critic.facts.check import check_analysis
+        from critic.facts.describe import grounding_summary
+        from critic.facts.measure import measure
+
+        try:
+            image = load_image(path)
+        except BadImage as err:
+            print(f"critic: error: {err}", file=sys.stderr)
+            return AnalysisRecord(key="", image={"path": str(path)}, question=self.question, prompt="",
+                                  settings=self.settings.to_dict(), status="error", error=str(err),
+                                  model=engine.info.to_dict())
+        facts = measure(image.image)
+        ground = grounding_summary(facts) if self.ground else None
+        record = new_record(image, self.question, engine.info, self.settings, ground)
+        if record.key in done:
+            return None
+        record.facts = facts.to_dict()
+        question = f"{ground}\n{self.question}" if ground else self.question
+        session = engine.open_session(image)
+        console = self._console()
+        try:
+            if self.streaming:
+                from rich.rule import Rule
+
+                if console.is_terminal or len(self.paths) > 1:
+                    console.print(Rule(f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()))
+                for piece in session.ask(question, self.settings):
+                    console.print(piece, end="", markup=False, highlight=False)
+                    console.file.flush()
+                console.print()
+            else:
+                for _ in session.ask(question, self.settings):
+                    pass
+        finally:
+            session.close()
+        turn = session.turns[-1]
+        finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial)
+        flags = check_analysis(turn.answer, facts)
+        record.flags = [_flag_dict(f) for f in flags]
+        if self.streaming:
+            if flags:
+                from critic.facts.render import render_flags
+
+                console.print(render_flags(turn.answer, flags))
+            if self.show_facts:
+                self._print_facts(console, image, facts, measured_only=False)
+        elif self.fmt == "json" and not self.out:
+            print(json.dumps(record.to_dict(), ensure_ascii=False))
+        elif self.fmt == "markdown" and not self.out:
+            print(self._markdown(record, flags))
+            if self.show_facts:
+                self._print_facts(console, image, facts, measured_only=False)
+        return record
+
+    def _markdown(self, record: AnalysisRecord, flags) -> str:
+        model = record.model or {}
+        lines = [f"# Formal analysis — {Path(record.image['path']).name}", "",
+                 f"- **Image:** `{record.image['path']}` ({record.image['width']}×{record.image['height']}, "
+                 f"sha256 `{record.image['sha256'][:16]}…`)",
+                 f"- **Model:** {model.get('name', '')} {model.get('quantization', '')}".rstrip(),
+                 f"- **Question:** {record.question}", "", record.analysis or ""]
+        if flags:
+            lines += ["", "## Claims the measurements contradict", ""]
+            lines += [f"- “{_flag_dict(f).get('sentence', '')}” — {_flag_dict(f).get('measurement', '')}" for f in flags]
+        return "\n".join(lines) + "\n"
+
+
+def _flag_dict(flag) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    if hasattr(flag, "to_dict"):
+        return flag.to_dict()
+    return asdict(flag) if is_dataclass(flag) else dict(flag)

@@ -1,0 +1,60 @@
+"""`critic analyze IMAGE… [DIR…]`: a formal analysis of each painting, streamed or recorded."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES
+
+
+def add_generation_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every verb that runs the model."""
+    parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
+    parser.add_argument("--server", metavar="URL", help="send requests to an OpenAI-compatible server instead")
+    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens to generate (default 512)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "analyze", help="write a formal analysis of paintings",
+        description="Write a formal analysis of each painting: composition, colour, light, line, form, space, "
+                    "texture. With no model installed, prints what can be measured from the image.",
+    )
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders")
+    parser.add_argument("--aspect", metavar="NAME", help="one perspective (see --aspects)")
+    parser.add_argument("--aspects", action="store_true", help="list the perspectives and exit")
+    parser.add_argument("--ask", metavar="QUESTION", help="ask any question instead")
+    parser.add_argument("--brief", action="store_true", help="only the essential points")
+    parser.add_argument("--lang", metavar="LANGUAGE", help="answer in this language")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--out", metavar="FILE.jsonl", help="append one JSON record per image; reruns skip done work")
+    parser.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
+                        help="show the measured facts beside the analysis (default: on)")
+    parser.add_argument("--ground", action="store_true",
+                        help="put a summary of the measured facts in the prompt (off by default)")
+    add_generation_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def print_aspects() -> int:
+    width = max(len(p.key) for p in PERSPECTIVES)
+    print(f"{'(default)':<{width}}  {DEFAULT_QUESTION}")
+    for p in PERSPECTIVES:
+        print(f"{p.key:<{width}}  {p.name}: {p.focus}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.aspects:
+        return print_aspects()
+    from critic.analyze_run import AnalyzeJob
+    from critic.errors import UsageError
+
+    if not args.images:
+        raise UsageError("give at least one image or folder (or --aspects)")
+    return AnalyzeJob.from_args(args).run()

@@ -1,0 +1,132 @@
+"""The second backend: the same requests sent to an OpenAI-compatible server.
+
+For large batches on other machines: llama-server or vLLM serving GalleryGPT. The image
+travels as a base64 data URL in the first user message; the server applies the model's
+chat template. This backend is the only part of `critic analyze` that opens a socket,
+and only when `--server URL` is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+from typing import Iterator
+
+from critic.engine.base import ModelInfo, Settings, TurnRecord
+from critic.errors import ServerError
+from critic.images import LoadedImage, load_image
+
+API_KEY_ENV = "CRITIC_SERVER_API_KEY"
+
+
+def image_data_url(image: LoadedImage, max_side: int = 1024) -> str:
+    """The painting as a JPEG data URL (downscaled: the model sees 336 px)."""
+    picture = image.image
+    if max(picture.size) > max_side:
+        picture = picture.copy()
+        picture.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=95)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class ServerEngine:
+    """A model behind an OpenAI-compatible endpoint."""
+
+    def __init__(self, url: str, model: str | None = None, timeout: float = 600.0) -> None:
+        from openai import OpenAI
+
+        self.url = url.rstrip("/")
+        base = self.url if self.url.endswith("/v1") else self.url + "/v1"
+        self.client = OpenAI(base_url=base, api_key=os.environ.get(API_KEY_ENV, "none"), timeout=timeout,
+                             max_retries=2)
+        started = time.perf_counter()
+        self.model = model or self._first_model()
+        self.load_seconds = time.perf_counter() - started
+        self.info = ModelInfo(self.model, backend=f"server {self.url}")
+
+    def _first_model(self) -> str:
+        import openai
+
+        try:
+            models = self.client.models.list().data
+        except openai.APIError as err:
+            raise ServerError(f"{self.url}: cannot list models ({err.__class__.__name__}); is the server up?") from None
+        if not models:
+            raise ServerError(f"{self.url}: the server serves no model")
+        return models[0].id
+
+    def open_session(self, image) -> "ServerSession":
+        """Start a conversation about `image`."""
+        loaded = load_image(image) if image is not None and not isinstance(image, LoadedImage) else image
+        return ServerSession(self, loaded)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ServerSession:
+    """A conversation kept client-side and resent each turn."""
+
+    def __init__(self, engine: ServerEngine, image: LoadedImage | None) -> None:
+        self.engine = engine
+        self.image = image
+        self.turns: list[TurnRecord] = []
+        self.image_encodes = 0
+        self.notices: list[str] = []
+        self.context_used = 0
+        self.context_size = 0
+
+    def _user(self, text: str, first: bool) -> dict:
+        if first and self.image is not None:
+            return {"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": image_data_url(self.image)}},
+                {"type": "text", "text": text}]}
+        return {"role": "user", "content": text}
+
+    def _messages(self, question: str) -> list[dict]:
+        messages: list[dict] = []
+        for i, turn in enumerate(self.turns):
+            messages += [self._user(turn.question, i == 0), {"role": "assistant", "content": turn.answer}]
+        messages.append(self._user(question, not self.turns))
+        return messages
+
+    def ask(self, question: str, settings: Settings) -> Iterator[str]:
+        """Stream the server's answer."""
+        import openai
+
+        record = TurnRecord(question)
+        started = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            stream = self.engine.client.chat.completions.create(
+                model=self.engine.model, messages=self._messages(question), stream=True,
+                max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p,
+                seed=settings.seed,
+            )
+            self.image_encodes += 1 if self.image is not None else 0
+            for chunk in stream:
+                if not chunk.choices:
+                    continue
+                piece = chunk.choices[0].delta.content or ""
+                if piece:
+                    if not pieces:
+                        record.timings.first_token = time.perf_counter() - started
+                        piece = piece.lstrip(" ")
+                    pieces.append(piece)
+                    yield piece
+        except GeneratorExit:
+            record.partial = True
+            raise
+        except openai.APIError as err:
+            raise ServerError(f"{self.engine.url}: {err.__class__.__name__}: {getattr(err, 'message', err)}") from None
+        finally:
+            record.answer = "".join(pieces)
+            record.timings.generation = time.perf_counter() - started - record.timings.first_token
+            record.timings.generated_tokens = len(pieces)
+            self.turns.append(record)
+
+    def close(self) -> None:
+        return None

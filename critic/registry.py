@@ -1,0 +1,241 @@
+"""The model registry: one folder per model under the data directory, each with its manifest.
+
+A model is trusted only after its files pass `check_pair` and match the manifest's sha256.
+Hashing a 4 GB file takes seconds, so the verified (size, mtime, sha256) of each file is
+remembered in ``.verified.json``; a file whose size or mtime changed is hashed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from critic.errors import BadModelFile, ModelNotFound, UsageError
+from critic.gguf_check import check_pair, read_header
+from critic.images import file_sha256
+from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
+from critic.paths import data_dir, models_dir
+
+INSTALL_HINT = (
+    "no model installed: make one with `critic convert BASE --vision-tower VT --lora LORA --out DIR` "
+    "and register it with `critic models add DIR` (see README: Getting GalleryGPT)"
+)
+_VERIFIED = ".verified.json"
+
+
+@dataclass
+class InstalledModel:
+    """A registered model: its folder and manifest."""
+
+    folder: Path
+    manifest: Manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def size(self) -> int:
+        """Bytes on disk of both files."""
+        return sum(p.stat().st_size for p in self.paths() if p.exists())
+
+    def paths(self) -> tuple[Path, Path]:
+        """(llm, mmproj) paths."""
+        return self.manifest.file_paths(self.folder)
+
+
+def _settings_path() -> Path:
+    return data_dir() / "settings.json"
+
+
+def _settings() -> dict:
+    path = _settings_path()
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _save_settings(settings: dict) -> None:
+    from critic.store import write_atomic
+
+    write_atomic(_settings_path(), json.dumps(settings, indent=2) + "\n")
+
+
+def _slug(name: str) -> str:
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".-")
+    if not slug:
+        raise UsageError(f"'{name}' is not usable as a model name")
+    return slug
+
+
+def verify_files(folder: Path, manifest: Manifest) -> None:
+    """Check both files exist, match the manifest's sha256, and form a valid pair."""
+    cache_path = folder / _VERIFIED
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    except json.JSONDecodeError:
+        cache = {}
+    changed = False
+    for entry in (manifest.llm, manifest.mmproj):
+        path = folder / entry.path
+        if not path.is_file():
+            raise BadModelFile(f"{path}: missing; reinstall the model with `critic models add`")
+        stat = path.stat()
+        key = f"{stat.st_size}:{stat.st_mtime_ns}"
+        if cache.get(entry.path, {}).get("key") != key:
+            digest = file_sha256(path)
+            cache[entry.path] = {"key": key, "sha256": digest}
+            changed = True
+        if cache[entry.path]["sha256"] != entry.sha256:
+            raise BadModelFile(
+                f"{path}: sha256 differs from the manifest (damaged or replaced); convert or add the model again"
+            )
+    check_pair(*manifest.file_paths(folder))
+    if changed:
+        try:
+            cache_path.write_text(json.dumps(cache))
+        except OSError:
+            pass
+
+
+def _place(source: Path, target: Path) -> None:
+    """Hard-link when the data dir is on the same disk, else copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def add_folder(folder: str | Path, name: str | None = None, force: bool = False) -> InstalledModel:
+    """Register a folder made by `critic convert`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadModelFile(f"{folder}: no such folder; give a folder made by `critic convert`")
+    manifest = Manifest.read(folder / MANIFEST_NAME)
+    verify_files(folder, manifest)
+    if name:
+        manifest.name = name
+    return _install(manifest, folder, force)
+
+
+def _quantization(header) -> str:
+    from gguf import LlamaFileType
+
+    try:
+        return LlamaFileType(int(header.fields.get("general.file_type", -1))).name.removeprefix("MOSTLY_")
+    except ValueError:
+        return "unknown"
+
+
+def add_files(llm: str | Path, mmproj: str | Path, name: str, force: bool = False) -> InstalledModel:
+    """Register a pair of GGUF files (made elsewhere) under `name`."""
+    llm, mmproj = Path(llm), Path(mmproj)
+    llm_header, mm_header = check_pair(llm, mmproj)
+    fields = mm_header.fields
+    manifest = Manifest(
+        name=name,
+        llm=ModelFile(llm.name, file_sha256(llm), llm.stat().st_size, _quantization(llm_header)),
+        mmproj=ModelFile(mmproj.name, file_sha256(mmproj), mmproj.stat().st_size, _quantization(mm_header)),
+        image={"size": fields["clip.vision.image_size"], "patch": fields["clip.vision.patch_size"],
+               "mean": fields["clip.vision.image_mean"], "std": fields["clip.vision.image_std"], "preprocess": "pad"},
+        source={"llm": str(llm.resolve()), "mmproj": str(mmproj.resolve())},
+        class_token_layout=str(fields.get("critic.class_token_layout", "stock")),
+    )
+    if llm.name == mmproj.name:
+        raise UsageError("the LLM and the mmproj have the same file name; rename one")
+    return _install(manifest, None, force, sources=(llm, mmproj))
+
+
+def _install(manifest: Manifest, folder: Path | None, force: bool,
+             sources: tuple[Path, Path] | None = None) -> InstalledModel:
+    target = models_dir() / _slug(manifest.name)
+    if target.exists():
+        if not force:
+            raise UsageError(f"a model named '{manifest.name}' is installed: add --force to replace it, or --name")
+        shutil.rmtree(target)
+    staging = target.with_name(f".{target.name}.part")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    llm_src, mm_src = sources or manifest.file_paths(folder)
+    _place(llm_src, staging / manifest.llm.path)
+    _place(mm_src, staging / manifest.mmproj.path)
+    (staging / MANIFEST_NAME).write_text(manifest.to_json())
+    os.replace(staging, target)
+    if not _settings().get("default"):
+        set_default(manifest.name)
+    return InstalledModel(target, manifest)
+
+
+def installed() -> list[InstalledModel]:
+    """Every registered model, sorted by name; unreadable folders are skipped."""
+    found = []
+    for folder in sorted(models_dir().iterdir()):
+        if folder.name.startswith(".") or not (folder / MANIFEST_NAME).exists():
+            continue
+        try:
+            found.append(InstalledModel(folder, Manifest.read(folder / MANIFEST_NAME)))
+        except BadModelFile:
+            continue
+    return found
+
+
+def default_name() -> str | None:
+    """The default model's name, if set and still installed."""
+    name = _settings().get("default")
+    return name if name and any(m.name == name for m in installed()) else None
+
+
+def set_default(name: str) -> None:
+    """Make `name` the model used when none is given."""
+    find(name)
+    _save_settings({**_settings(), "default": name})
+
+
+def find(name: str | None = None) -> InstalledModel:
+    """The model called `name`, or the default, or the only one; ModelNotFound otherwise."""
+    models = installed()
+    if not models:
+        raise ModelNotFound(INSTALL_HINT)
+    if name is None:
+        name = default_name()
+        if name is None:
+            if len(models) == 1:
+                return models[0]
+            raise ModelNotFound("several models are installed and none is the default: "
+                                "pass --model NAME or run `critic models default NAME`")
+    for model in models:
+        if model.name == name or model.folder.name == name:
+            return model
+    names = ", ".join(m.name for m in models)
+    raise ModelNotFound(f"no model named '{name}' (installed: {names})")
+
+
+def remove(name: str) -> None:
+    """Delete a registered model's folder."""
+    model = find(name)
+    shutil.rmtree(model.folder)
+    if _settings().get("default") == model.name:
+        rest = installed()
+        _save_settings({**_settings(), "default": rest[0].name if rest else None})
+
+
+def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None):
+    """Verify and load a model into a LlamaEngine."""
+    from critic.engine.base import ModelInfo
+    from critic.engine.llama import DEFAULT_CTX, LlamaEngine
+
+    model = find(name)
+    verify_files(model.folder, model.manifest)
+    info = ModelInfo(model.name, model.manifest.quantization, model.manifest.llm.sha256, model.manifest.mmproj.sha256)
+    return LlamaEngine(*model.paths(), info, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)
+
+
+def header_summary(path: Path) -> dict:
+    """A few header facts for `critic models show`."""
+    header = read_header(path)
+    return {"architecture": header.architecture, "tensors": len(header.tensors),
+            "quantization": _quantization(header)}
