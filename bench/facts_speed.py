@@ -8,7 +8,8 @@ The goal is measure time ≤ decode time. The printed ratio is
 so a ratio at or under 1.00 meets it. Runs alternate (decode, measure, decode, …) so that a
 busy machine slows both alike. For the whole `critic facts` path it also times
 `load_image` + `measure` (load_image decodes at full size and shrinks to 2048 px) and, for
-comparison, a decode that lets libjpeg scale down while decoding (Pillow's `draft`).
+comparison, the path `critic facts` takes: `load_image(path, draft=640)`, which lets libjpeg
+scale down while decoding (Pillow's `draft`), then `measure`.
 
     python bench/facts_speed.py [--runs 9] [--source PAINTING.jpg]
 """
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from critic.facts import measure  # noqa: E402
+from critic.facts.measure import WORK_SIDE  # noqa: E402
 from critic.images import load_image  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "paintings" / "starry_night_van_gogh_1889.jpg"
@@ -55,12 +57,6 @@ def make_jpeg(source: Path | None, target: Path) -> str:
     return origin
 
 
-def decode(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        image.load()
-        return image.copy() if False else image
-
-
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -79,18 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         decoded = Image.open(path)
         decoded.load()
 
-        def drafted() -> None:
-            with Image.open(path) as image:
-                image.draft("RGB", (640, 640))
-                measure(image.convert("RGB"))
-
         measure(decoded)  # warm-up: first-call costs (imports, caches) are not the steady state
-        times: dict[str, list[float]] = {"decode": [], "measure": [], "load_image+measure": [], "draft decode+measure": []}
+        times: dict[str, list[float]] = {"decode": [], "measure": [], "load_image+measure": [], "critic facts path": []}
         for _ in range(args.runs):
             times["decode"].append(timed(lambda: Image.open(path).load()))
             times["measure"].append(timed(lambda: measure(decoded)))
             times["load_image+measure"].append(timed(lambda: measure(load_image(path).image)))
-            times["draft decode+measure"].append(timed(drafted))
+            times["critic facts path"].append(timed(lambda: measure(load_image(path, draft=2 * WORK_SIDE).image)))
 
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"image: {SIZE[0]}×{SIZE[1]} JPEG ({origin}), {args.runs} alternating runs, medians")

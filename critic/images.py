@@ -66,8 +66,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def load_image(path: str | Path, max_side: int | None = MAX_SIDE) -> LoadedImage:
-    """Open `path` as an RGB image, or raise `BadImage` with a one-line reason."""
+def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int | None = None) -> LoadedImage:
+    """Open `path` as an RGB image, or raise `BadImage` with a one-line reason.
+
+    `draft`: for a JPEG, let the decoder scale down by 2, 4 or 8 while keeping both sides at
+    least `draft` pixels (Pillow's `draft`), for callers that only need a small copy;
+    `original_size` still reports the file's own size.
+    """
     path = Path(path)
     if not path.exists():
         raise BadImage(f"{path}: no such file")
@@ -81,8 +86,13 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE) -> LoadedImage
             with Image.open(path) as opened:
                 fmt = opened.format or path.suffix.lstrip(".").upper()
                 opened.seek(0)  # first page of a TIFF, first frame of a GIF
+                width, height = opened.size
+                if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientations that turn 90°
+                    width, height = height, width
+                if draft and opened.format == "JPEG":
+                    opened.draft(opened.mode, (draft, draft))
                 oriented = ImageOps.exif_transpose(opened)
-                size = oriented.size
+                size = (width, height)
                 oriented.load()
                 rgb = _to_rgb(oriented)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:

@@ -332,3 +332,24 @@ def test_cli_refuses_a_bad_k(tmp_path, capsys):
     field((1, 2, 3)).save(path)
     assert main(["facts", str(path), "--k", "0"]) == 2
     assert "--k must be between 1 and 12" in capsys.readouterr().err
+
+
+def test_load_image_draft_decodes_a_jpeg_small_and_keeps_its_size(tmp_path):
+    from critic.images import load_image
+
+    path = tmp_path / "big.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    stripes("horizontal").resize((2000, 1500)).save(path, quality=90, exif=exif)
+    full = load_image(path)
+    small = load_image(path, draft=640)
+    assert full.original_size == small.original_size == (1500, 2000)
+    assert full.image.size == (1500, 2000)
+    assert small.image.size == (750, 1000)  # decoded at a quarter, turned upright
+    assert small.sha256 == full.sha256
+    # The stripes run horizontally in the file, so vertically once turned upright, at any scale.
+    assert measure(small.image).composition.lines.dominant == "vertical"
+    assert measure(small.image).palette.swatches[0].name == measure(full.image).palette.swatches[0].name
+    png = tmp_path / "big.png"
+    stripes("vertical").resize((1000, 800)).save(png)
+    assert load_image(png, draft=640).image.size == (1000, 800)  # only JPEG decodes small
