@@ -126,7 +126,13 @@ def make_answerer(args: argparse.Namespace) -> Any:
             f"the model engine (critic.engine) cannot be loaded ({err}): "
             "install critic with llama-cpp-python, or score existing outputs with `critic eval score`"
         ) from None
-    settings = {"max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed}
+    settings: Any = {"max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed}
+    try:
+        from critic.engine.base import Settings
+    except ImportError:
+        pass  # an engine without a settings class takes the plain dict
+    else:
+        settings = Settings(**settings)
     return answerer_for(model=args.model, server=args.server, settings=settings)
 
 
@@ -142,11 +148,13 @@ def _check_run_args(args: argparse.Namespace) -> None:
 
 def _print_summary(console: Any, summary: Any) -> None:
     """One line on how the run went."""
-    console.print(
-        f"{summary.task}: {summary.answered} answered, {summary.skipped} already done, "
-        f"{summary.errors} error(s) of {summary.total}; "
-        f"{summary.mean_s:.2f} s per item; outputs in {summary.out}"
-    )
+    line = (f"{summary.task}: {summary.answered} answered, {summary.skipped} already done, "
+            f"{summary.errors} error(s) of {summary.total}")
+    if summary.answered + summary.errors:
+        line += f"; {summary.mean_s:.2f} s per item"
+    if summary.tokens_per_second:
+        line += f", {summary.tokens_per_second:.1f} tokens/s"
+    console.print(f"{line}; outputs in {summary.out}")
 
 
 def run_generate(args: argparse.Namespace) -> int:

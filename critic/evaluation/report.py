@@ -45,6 +45,21 @@ def _num(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "—"
 
 
+def _distinct_labels(runs: Sequence[dict[str, Any]], by_dataset: bool = False) -> list[str]:
+    """Row labels; a label two different runs share gets its run key appended."""
+    keys: dict[tuple, set[str]] = {}
+    for run in runs:
+        group = (run.get("label"), run.get("dataset") if by_dataset else None)
+        keys.setdefault(group, set()).add(str(run.get("run_key")))
+    labels = []
+    for run in runs:
+        label = str(run.get("label", "?"))
+        if len(keys[(run.get("label"), run.get("dataset") if by_dataset else None)]) > 1:
+            label += f" #{str(run.get('run_key'))[:6]}"
+        labels.append(label)
+    return labels
+
+
 def table1(reports: Sequence[dict[str, Any]]) -> Any:
     """Table 1 as a rich Table: the paper's rows, then every scored run."""
     from rich.table import Table
@@ -62,9 +77,8 @@ def table1(reports: Sequence[dict[str, Any]]) -> Any:
     for name, row in paper.TABLE1.items():
         table.add_row(f"{name} (paper)", *(_num(row[k]) for k in ("bleu", "gleu", "meteor", "rouge_l")), "5000",
                       style="dim")
-    for run in runs:
+    for run, label in zip(runs, _distinct_labels(runs)):
         scores = run.get("scores", {})
-        label = run.get("label", "?")
         if len(variants) > 1:
             label += f" [{meteor_label(run.get('meteor_variant', 'stem'))}]"
         table.add_row(label, *(_num(scores.get(k)) for k in ("bleu", "gleu", "meteor", "rouge_l")),
@@ -76,10 +90,10 @@ def table2(reports: Sequence[dict[str, Any]]) -> Any:
     """Table 2 as a rich Table: one row per model, one column per dataset, accuracy in %."""
     from rich.table import Table
 
+    runs = [run for report in reports for run in report.get("runs", [])]
     rows: dict[str, dict[str, Any]] = {}
-    for report in reports:
-        for run in report.get("runs", []):
-            rows.setdefault(run.get("label", "?"), {})[str(run.get("dataset"))] = run
+    for run, label in zip(runs, _distinct_labels(runs, by_dataset=True)):
+        rows.setdefault(label, {})[str(run.get("dataset"))] = run
     table = Table(title="Table 2: zero-shot accuracy (%)")
     table.add_column("model")
     for title in paper.TABLE2_COLUMNS.values():

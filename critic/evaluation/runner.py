@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence, TypeVar
@@ -45,7 +45,9 @@ class Answerer(Protocol):
     """A model that answers one question about one image.
 
     `model` (name, quantization, sha256) and `settings` (max_tokens, temperature, seed…)
-    describe the run before any answer is made; resuming compares them.
+    describe the run before any answer is made; resuming compares them. Either may be a
+    dict, a dataclass or have `to_dict()`; an answerer without `model` may carry it as
+    `engine.info`, as critic.engine's does.
     """
 
     model: dict[str, Any]
@@ -80,6 +82,7 @@ class RunSummary:
     run_key: str
     model: dict[str, Any]
     settings: dict[str, Any]
+    tokens_per_second: float | None = None
 
     @property
     def mean_s(self) -> float:
@@ -112,9 +115,29 @@ def run_key(model: dict[str, Any], settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A dict, a dataclass or an object with `to_dict()` as a plain dict (None: empty)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "to_dict"):
+        return dict(value.to_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"cannot record {type(value).__name__} as a dict")
+
+
 def describe(answerer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The answerer's model and settings dicts (empty when it does not say)."""
-    return dict(getattr(answerer, "model", None) or {}), dict(getattr(answerer, "settings", None) or {})
+    """The answerer's model and settings as dicts, known before its first answer.
+
+    The model comes from `answerer.model`, or from `answerer.engine.info` (critic.engine's
+    Answerer keeps it there); settings from `answerer.settings`. Empty when it does not say.
+    """
+    model = getattr(answerer, "model", None)
+    if model is None:
+        model = getattr(getattr(answerer, "engine", None), "info", None)
+    return as_dict(model), as_dict(getattr(answerer, "settings", None))
 
 
 def done_ids(records: Iterable[dict[str, Any]], task: str, key: str) -> set[str]:
@@ -162,6 +185,7 @@ def run_tasks(
     finished = done_ids(log.records(), task, key)
     todo = [t for t in tasks if t.id not in finished]
     answered = errors = 0
+    speeds: list[float] = []
     started = time.perf_counter()
     with _progress(console, progress) as bar:
         job = bar.add_task(task, total=len(tasks), completed=len(tasks) - len(todo), note="")
@@ -191,10 +215,13 @@ def run_tasks(
                 record.update(
                     status="ok",
                     text=result.text,
-                    timings=dict(result.timings or {}),
-                    model={**model, **(result.model or {})},
-                    settings={**settings, **(result.settings or {})},
+                    timings=as_dict(result.timings),
+                    model={**model, **as_dict(result.model)},
+                    settings={**settings, **as_dict(result.settings)},
                 )
+                speed = record["timings"].get("tokens_per_second")
+                if isinstance(speed, (int, float)) and speed > 0:
+                    speeds.append(float(speed))
             record["wall_s"] = round(time.perf_counter() - began, 4)
             record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             log.append(record)
@@ -210,6 +237,7 @@ def run_tasks(
         run_key=key,
         model=model,
         settings=settings,
+        tokens_per_second=sum(speeds) / len(speeds) if speeds else None,
     )
 
 

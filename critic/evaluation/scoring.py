@@ -71,6 +71,15 @@ def group_runs(records: Sequence[dict[str, Any]]) -> list[Run]:
     return list(runs.values())
 
 
+def _answered(runs: list[Run], outputs: Path) -> list[Run]:
+    """The runs with at least one answer; BadData when every item of every run failed."""
+    answered = [run for run in runs if run.ok]
+    if not answered:
+        failures = sum(len(run.failed) for run in runs)
+        raise BadData(f"{outputs}: nothing to score, all {failures} item(s) failed (see the 'error' fields)")
+    return answered
+
+
 def _base_report(table: str, outputs: Path) -> dict[str, Any]:
     """The fields every saved report has."""
     return {
@@ -117,6 +126,7 @@ def score_generation(
     runs = [run for run in group_runs(read_outputs(outputs)) if run.task == "generate"]
     if not runs:
         raise BadData(f"{outputs}: no `critic eval generate` records in it")
+    runs = _answered(runs, outputs)
     by_id = {item.id: item for item in refs}
     report = _base_report("table1", Path(outputs))
     if refs_path is not None:
@@ -156,6 +166,7 @@ def score_answers(outputs: Path) -> dict[str, Any]:
     runs = [run for run in group_runs(read_outputs(outputs)) if run.task in ("vqa", "classify")]
     if not runs:
         raise BadData(f"{outputs}: no `critic eval vqa` or `critic eval classify` records in it")
+    runs = _answered(runs, outputs)
     report = _base_report("table2", Path(outputs))
     for run in runs:
         records = list(run.ok.values())
