@@ -12,7 +12,7 @@ them in words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from critic.facts.measure import Facts
 
@@ -52,7 +52,7 @@ class Flag:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 HUE_WORDS: dict[str, str] = {
