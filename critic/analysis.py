@@ -37,6 +37,7 @@ class AnalysisRecord:
     status: str = "ok"
     analysis: str | None = None
     partial: bool = False
+    stopped: str = ""
     model: dict[str, Any] | None = None
     timings: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] | None = None
@@ -67,10 +68,12 @@ def new_record(image: LoadedImage, question: str, model: ModelInfo | None, setti
     )
 
 
-def finish(record: AnalysisRecord, answer: str, timings: Timings, load_seconds: float, partial: bool) -> None:
+def finish(record: AnalysisRecord, answer: str, timings: Timings, load_seconds: float, partial: bool,
+           stopped: str = "") -> None:
     """Fill in the answer and timings."""
     record.analysis = answer
     record.partial = partial
+    record.stopped = stopped
     data = timings.to_dict()
     data["model_load"] = round(load_seconds, 4)
     record.timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in data.items()}

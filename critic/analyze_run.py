@@ -200,7 +200,7 @@ class AnalyzeJob:
         finally:
             session.close()
         turn = session.turns[-1]
-        finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial)
+        finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial, turn.stopped)
         flags = check_analysis(turn.answer, facts)
         record.flags = [_flag_dict(f) for f in flags]
         if self.streaming:

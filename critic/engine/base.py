@@ -98,6 +98,7 @@ class TurnRecord:
     question: str
     answer: str = ""
     partial: bool = False
+    stopped: str = ""  # "eos", "max_tokens" or "cancelled"
     timings: Timings = field(default_factory=Timings)
 
 

@@ -230,7 +230,8 @@ class LlamaSession:
         llama.n_tokens = self._prefix_end
         ids: list[int] = []
         for i, (question, answer) in enumerate(kept):
-            ids += self._question_ids(question, first=i == 0) + answer + [self.engine.eos]
+            # a later turn starts with the EOS that closed the answer before it
+            ids += ([self.engine.eos] if i else []) + self._question_ids(question, first=i == 0) + answer
         if ids:
             started = time.perf_counter()
             llama.eval(ids)
@@ -280,6 +281,7 @@ class LlamaSession:
             while len(answer) < settings.max_tokens:
                 token = sample(engine.logits(), settings, rng)
                 if token == engine.eos:
+                    record.stopped = "eos"
                     break
                 answer.append(token)
                 piece = text.push(llama.detokenize([token]))
@@ -290,8 +292,10 @@ class LlamaSession:
                     yield piece
                 llama.eval([token])
                 pending = None
+            record.stopped = record.stopped or "max_tokens"
         except GeneratorExit:
             record.partial = True
+            record.stopped = "cancelled"
             raise
         finally:
             if pending is not None:

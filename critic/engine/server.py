@@ -117,8 +117,10 @@ class ServerSession:
                         piece = piece.lstrip(" ")
                     pieces.append(piece)
                     yield piece
+            record.stopped = "max_tokens" if len(pieces) >= settings.max_tokens else "eos"
         except GeneratorExit:
             record.partial = True
+            record.stopped = "cancelled"
             raise
         except openai.APIError as err:
             raise ServerError(f"{self.engine.url}: {err.__class__.__name__}: {getattr(err, 'message', err)}") from None

@@ -1,0 +1,246 @@
+"""critic analyze and the engine, on the real llama.cpp running the tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from critic.cli import main
+from critic.engine.base import ModelInfo, Settings
+from critic.engine.llama import LlamaEngine
+from critic.manifest import Manifest
+from critic.store import read_jsonl
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_gguf):
+    manifest = Manifest.read(tiny_gguf)
+    engine = LlamaEngine(*manifest.file_paths(tiny_gguf), ModelInfo("tiny"), n_ctx=2048)
+    yield engine
+    engine.close()
+
+
+def _paintings(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"p{i:02d}.png"
+        Image.new("RGB", (64 + i, 48), (20 * i % 255, 90, 200 - 10 * i % 200)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_text_output_streams_plain_when_piped(installed_model, painting, capsys):
+    assert main(["analyze", str(painting), "--max-tokens", "12", "--no-facts"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() and "\x1b[" not in out
+
+
+def test_json_record_has_everything(installed_model, painting, capsys):
+    assert main(["analyze", str(painting), "--format", "json", "--max-tokens", "7", "--seed", "3"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "ok" and record["analysis"]
+    assert record["model"]["name"] == "tiny" and record["model"]["quantization"] == "F16"
+    assert len(record["model"]["sha256"]) == 64
+    assert record["image"]["sha256"] and record["image"]["width"] > 0
+    assert record["prompt"].startswith("A chat between") and "USER: <image>\n" in record["prompt"]
+    assert record["settings"]["max_tokens"] == 7 and record["settings"]["seed"] == 3
+    timings = record["timings"]
+    assert timings["generated_tokens"] <= 7 and timings["image_encode"] > 0 and "tokens_per_second" in timings
+    assert record["facts"]["palette"]
+    assert isinstance(record["flags"], list)
+
+
+def test_markdown_output(installed_model, painting, capsys):
+    assert main(["analyze", str(painting), "--format", "markdown", "--max-tokens", "5", "--no-facts",
+                 "--aspect", "light"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Formal analysis — painting.jpg")
+    assert "light and shadow" in out
+
+
+def test_max_tokens_is_exact_and_seed_reproduces(engine, painting):
+    for n in (1, 9):
+        session = engine.open_session(painting)
+        "".join(session.ask("Describe it.", Settings(max_tokens=n)))
+        turn = session.turns[-1]
+        assert (turn.stopped == "max_tokens" and turn.timings.generated_tokens == n) or \
+               (turn.stopped == "eos" and turn.timings.generated_tokens < n)
+    answers = []
+    for seed in (5, 5, 6):
+        session = engine.open_session(painting)
+        answers.append("".join(session.ask("Describe it.", Settings(max_tokens=24, temperature=1.0, seed=seed))))
+    assert answers[0] == answers[1] != answers[2]
+
+
+def test_follow_up_reuses_the_encoded_painting(engine, painting):
+    session = engine.open_session(painting)
+    "".join(session.ask("Describe the composition.", Settings(max_tokens=6)))
+    used = session.context_used
+    second = "".join(session.ask("And the colour?", Settings(max_tokens=6)))
+    assert session.image_encodes == 1
+    assert session.turns[-1].timings.image_encode == 0
+    assert session.context_used > used and second is not None
+
+    # the cached prefix gives the same answer as a fresh session built from the whole conversation
+    fresh = engine.open_session(painting)
+    fresh._turn_ids = list(session._turn_ids[:1])
+    fresh.turns = list(session.turns[:1])
+    assert "".join(fresh.ask("And the colour?", Settings(max_tokens=6))) == second
+
+
+def test_stopping_keeps_the_partial_answer_and_the_cache_consistent(engine, painting):
+    # a seed whose answer runs long on the tiny model (it may also stop early at EOS)
+    seed = next(s for s in range(50) if _long_answer(engine, painting, s))
+    session = engine.open_session(painting)
+    stream = session.ask("Describe it.", Settings(max_tokens=40, temperature=0.9, seed=seed))
+    next(stream)
+    next(stream)
+    stream.close()
+    assert session.turns[-1].partial and session.turns[-1].stopped == "cancelled"
+    "".join(session.ask("Go on.", Settings(max_tokens=4)))
+    assert session.image_encodes == 1
+
+
+def _long_answer(engine, painting, seed: int) -> bool:
+    session = engine.open_session(painting)
+    return len(list(session.ask("Describe it.", Settings(max_tokens=40, temperature=0.9, seed=seed)))) >= 5
+
+
+def test_context_overflow_drops_oldest_turns_not_the_painting(tiny_gguf, painting):
+    manifest = Manifest.read(tiny_gguf)
+    engine = LlamaEngine(*manifest.file_paths(tiny_gguf), ModelInfo("tiny"), n_ctx=2048)
+    try:
+        session = engine.open_session(painting)
+        for _ in range(12):
+            "".join(session.ask("Describe the composition in detail. " * 5, Settings(max_tokens=150)))
+        assert session.notices and "dropped" in session.notices[-1]
+        assert session.image_encodes == 1
+        assert session.context_used <= session.context_size
+    finally:
+        engine.close()
+
+
+def test_batch_appends_skips_done_and_records_bad_images(installed_model, tmp_path, capsys):
+    folder = tmp_path / "batch"
+    _paintings(folder, 3)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = tmp_path / "results.jsonl"
+    args = ["analyze", str(folder), "--out", str(out), "--max-tokens", "4"]
+    assert main(args) == 1  # one bad image: the batch goes on, the exit status says so
+    records = read_jsonl(out)
+    assert sum(r["status"] == "ok" for r in records) == 3
+    assert [r for r in records if r["status"] == "error"][0]["error"].startswith(str(folder / "broken.jpg"))
+    (folder / "broken.jpg").unlink()
+    assert main(args) == 0
+    assert len(read_jsonl(out)) == len(records)  # nothing redone
+    assert "3 already done" in capsys.readouterr().err
+
+
+def test_batch_resumes_after_kill(installed_model, tmp_path, critic_home):
+    folder = tmp_path / "many"
+    paths = _paintings(folder, 12)
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "critic", "analyze", str(folder), "--out", str(out), "--max-tokens", "300"]
+    env = {**os.environ, "CRITIC_HOME": str(critic_home)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(read_jsonl(out)) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = read_jsonl(out)
+    assert 2 <= len(first) < len(paths), "the kill should land mid-batch"
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    records = read_jsonl(out)
+    assert records[: len(first)] == first  # nothing lost or rewritten
+    assert len(records) == len(paths)
+    assert len({r["image"]["sha256"] for r in records}) == len(paths)
+
+
+def test_no_model_prints_measured_facts_and_the_hint(painting, capsys):
+    assert main(["analyze", str(painting)]) == 0
+    captured = capsys.readouterr()
+    assert "Measured from the image, not written by a model" in captured.out
+    assert "no model installed" in captured.err and "critic convert" in captured.err
+
+
+def test_unknown_model_and_bad_flags_are_one_line_errors(installed_model, painting, capsys):
+    assert main(["analyze", str(painting), "--model", "nope"]) == 3
+    assert "no model named 'nope'" in capsys.readouterr().err
+    assert main(["analyze", str(painting), "--aspect", "smell"]) == 2
+    with pytest.raises(SystemExit):
+        main(["analyze", "--format", "yaml", str(painting)])
+
+
+def test_analyze_opens_no_socket(installed_model, painting, monkeypatch, capsys):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("critic analyze opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert main(["analyze", str(painting), "--max-tokens", "3"]) == 0
+    assert main(["models", "list"]) == 0
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["models", "list"], ["analyze", "--aspects"]])
+def test_light_commands_import_no_heavy_packages(argv, tmp_path):
+    code = (
+        "import sys\n"
+        "from critic.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'llama_cpp', 'openai'})\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "CRITIC_HOME": str(tmp_path)})
+    assert "HEAVY []" in result.stderr
+
+
+def test_server_backend_against_llama_cpp_server(tiny_gguf, painting, tmp_path):
+    pytest.importorskip("uvicorn")
+    import socket as socket_module
+    import urllib.request
+
+    with socket_module.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    llm, mmproj = Manifest.read(tiny_gguf).file_paths(tiny_gguf)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(llm), "--clip_model_path", str(mmproj),
+         "--chat_format", "llava-1-5", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url + "/v1/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        result = subprocess.run(
+            [sys.executable, "-m", "critic", "analyze", str(painting), "--server", url, "--format", "json",
+             "--max-tokens", "6"], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "CRITIC_HOME": str(tmp_path)})
+        assert result.returncode == 0, result.stderr
+        record = json.loads(result.stdout)
+        assert record["status"] == "ok" and record["analysis"]
+        assert record["model"]["backend"].startswith("server")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
