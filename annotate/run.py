@@ -1,0 +1,276 @@
+"""A whole annotation run: its config, the stages in order, the dry-run plan and the status.
+
+The config is saved as `run.json` in the output folder when a run starts, so `critic
+annotate status DIR` knows which paintings and providers the folder belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from critic.errors import BadData, UsageError
+from critic.perspectives import PERSPECTIVES
+
+from annotate.answers import FILENAME, AnswerStore
+from annotate.client import RetryPolicy
+from annotate.export import per_artist, test_records, train_records, write_json
+from annotate.paintings import IngestReport, Painting, ingest
+from annotate.pipeline import PipelineResult, Settings, annotate
+from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, STAGES
+from annotate.providers import Providers, load_providers
+from annotate.runner import NoProgress, Progress, Runner, Tally
+from annotate.split import split
+
+CONFIG_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run was asked to do (saved beside its outputs)."""
+
+    paintings: str
+    images: str
+    out: str
+    providers: str | None = None
+    test_count: int = 5000
+    leak_retries: int = 2
+    retries: int = 5
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    timeout: float | None = None
+    max_perspectives: int = 5
+    max_tokens: int = 512
+    limit: int | None = None
+    seed: int | None = None
+
+    def check(self) -> None:
+        """Raise UsageError for settings that cannot work."""
+        if self.test_count < 0 or self.leak_retries < 0 or self.retries < 0:
+            raise UsageError("--test-count, --leak-retries and --retries cannot be negative")
+        if not 1 <= self.max_perspectives <= len(PERSPECTIVES):
+            raise UsageError(f"--max-perspectives must be between 1 and {len(PERSPECTIVES)}")
+        if self.backoff < 0 or (self.timeout is not None and self.timeout <= 0):
+            raise UsageError("--backoff must be >= 0 and --timeout > 0")
+
+    def settings(self) -> Settings:
+        """The stage settings."""
+        return Settings(self.leak_retries, self.max_perspectives, self.max_tokens)
+
+    def policy(self) -> RetryPolicy:
+        """The retry policy."""
+        return RetryPolicy(self.retries, self.backoff, self.max_backoff)
+
+    def load_providers(self) -> Providers:
+        """Providers from the file (or defaults), with --timeout applied."""
+        providers = load_providers(Path(self.providers) if self.providers else None)
+        if self.timeout is None:
+            return providers
+        by_name = {n: replace(p, timeout=self.timeout) for n, p in providers.by_name.items()}
+        return replace(providers, by_name=by_name)
+
+    @classmethod
+    def load(cls, out: Path) -> "RunConfig":
+        """The config saved in a run folder."""
+        path = Path(out) / CONFIG_FILE
+        if not path.is_file():
+            raise BadData(f"{out} holds no annotate run ({CONFIG_FILE} missing): give the --out folder of a run")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.get("config", {}).items() if k in names})
+
+
+def _save_config(config: RunConfig, providers: Providers) -> None:
+    absolute = replace(
+        config,
+        paintings=str(Path(config.paintings).resolve()), images=str(Path(config.images).resolve()),
+        out=str(Path(config.out).resolve()),
+        providers=str(Path(config.providers).resolve()) if config.providers else None,
+    )
+    data = {
+        "config": asdict(absolute),
+        "providers": [p.public() for p in providers.by_name.values()],
+        "roles": {"knowledge": providers.knowledge, "analysts": list(providers.analysts)},
+    }
+    write_json(Path(config.out) / CONFIG_FILE, data)
+
+
+def _ingest(config: RunConfig) -> tuple[list[Painting], IngestReport]:
+    paintings, report = ingest(Path(config.paintings), Path(config.images))
+    if config.limit is not None:
+        paintings = paintings[: config.limit]
+    return paintings, report
+
+
+@dataclass
+class Plan:
+    """What a run would send: per stage, answers stored and requests to send (upper bounds)."""
+
+    ingest: IngestReport
+    tallies: dict[str, Tally]
+    result: PipelineResult
+
+
+def plan(config: RunConfig) -> Plan:
+    """Count the requests a run would send, from the answers stored so far; sends nothing."""
+    config.check()
+    providers = config.load_providers()
+    paintings, report = _ingest(config)
+    out = Path(config.out)
+    # Read-only, or empty in memory: a plan leaves no trace in --out.
+    store = AnswerStore(out, readonly=True) if (out / FILENAME).exists() else AnswerStore(None)
+    with store, Runner(store, providers, config.policy(), send=False) as runner:
+        result = annotate(runner, paintings, config.settings())
+    return Plan(report, runner.tallies, result)
+
+
+def execute(config: RunConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every stage, write train.json, test.json and stats.json; return the stats."""
+    config.check()
+    providers = config.load_providers()
+    paintings, report = _ingest(config)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _save_config(config, providers)
+    with AnswerStore(out) as store:
+        with Runner(store, providers, config.policy(), send=True, progress=progress or NoProgress(),
+                    seed=config.seed) as runner:
+            result = annotate(runner, paintings, config.settings())
+        spent = spending(store, providers)
+    with_overall = {a.painting for a in result.analyses if a.kind == "overall"}
+    eligible = [p for p in result.known if p.id in with_overall]
+    kept_ids = {p.id for p in eligible}
+    analyses = [a for a in result.analyses if a.painting in kept_ids]
+    train, test = split(eligible, config.test_count)
+    order = list(providers.analysts)
+    train_data = train_records(train, analyses, order)
+    test_data = test_records(test, analyses, order)
+    stats = build_stats(config, report, result, runner.tallies, spent, train, test, train_data,
+                        eligible, analyses)
+    write_json(out / "train.json", train_data)
+    write_json(out / "test.json", test_data)
+    write_json(out / "stats.json", stats)
+    return stats
+
+
+def spending(store: AnswerStore, providers: Providers) -> dict[str, dict[str, Any]]:
+    """Requests, tokens and cost per provider over every answer stored in the folder."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in store.rows():
+        entry = totals.setdefault(row["provider"], {"answers": 0, "failures": 0, "tries": 0,
+                                                    "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0})
+        entry["answers" if row["status"] == "ok" else "failures"] += 1
+        entry["tries"] += row["tries"]
+        entry["tokens_in"] += row["tokens_in"]
+        entry["tokens_out"] += row["tokens_out"]
+    for name, entry in totals.items():
+        provider = providers.by_name.get(name)
+        if provider is not None:
+            entry["cost_usd"] = round(provider.cost(entry["tokens_in"], entry["tokens_out"]), 6)
+    return totals
+
+
+def build_stats(
+    config: RunConfig,
+    report: IngestReport,
+    result: PipelineResult,
+    tallies: dict[str, Tally],
+    spent: dict[str, dict[str, Any]],
+    train: list[Painting],
+    test: list[Painting],
+    train_data: list[dict[str, Any]],
+    eligible: list[Painting],
+    analyses: list[Any],
+) -> dict[str, Any]:
+    """The stats report: counts per stage, perspective and artist; leaks; tokens and cost."""
+    stages: dict[str, Any] = {}
+    for stage in STAGES:
+        counts = result.stages.get(stage)
+        tally = tallies.get(stage, Tally())
+        entry: dict[str, Any] = {"asked": 0, "kept": 0, "failed": 0}
+        if counts is not None:
+            entry = {"asked": counts.asked, "kept": counts.kept, "failed": counts.failed}
+            if stage in (OVERALL, PERSPECTIVE):
+                entry.update(regenerated=counts.regenerated, leak_dropped=counts.leak_dropped,
+                             leaks=dict(counts.leaks))
+        entry["requests"] = {"stored_before": tally.stored, "sent": tally.sent,
+                             "failed_this_run": tally.failed}
+        stages[stage] = entry
+    stages[KNOWLEDGE]["unknown"] = result.unknown
+    picked = Counter(k for keys in result.picks.values() for k in keys)
+    written = Counter(a.kind for a in analyses if a.kind != "overall")
+    perspectives = {
+        p.key: {"name": p.name, "paintings": picked[p.key], "analyses": written[p.key]}
+        for p in sorted(PERSPECTIVES, key=lambda p: -picked[p.key])
+    }
+    total_cost = sum(entry["cost_usd"] for entry in spent.values())
+    test_share = len(test) / max(1, len(eligible))
+    warnings = []
+    if config.test_count > len(eligible):
+        warnings.append(f"--test-count {config.test_count} is more than the {len(eligible)} "
+                        "paintings with analyses: all of them went to test")
+    return {
+        "ingest": report.to_dict(),
+        "stages": stages,
+        "intersection_sizes": dict(sorted(Counter(len(v) for v in result.picks.values()).items())),
+        "perspectives": perspectives,
+        "split": {
+            "paintings": len(eligible),
+            "dropped_without_overall": len(result.known) - len(eligible),
+            "train_paintings": len(train), "test_paintings": len(test),
+            "train_records": len(train_data),
+            "test_share": round(test_share, 4),
+        },
+        "artists": per_artist(train, test),
+        "leaks": {
+            stage: {"regenerated": result.stages[stage].regenerated,
+                    "dropped": result.stages[stage].leak_dropped,
+                    "by_kind": dict(result.stages[stage].leaks)}
+            for stage in (OVERALL, PERSPECTIVE) if stage in result.stages
+        },
+        "providers": spent,
+        "cost_usd": round(total_cost, 6),
+        "warnings": warnings,
+    }
+
+
+@dataclass
+class Status:
+    """Where a run folder stands."""
+
+    config: RunConfig
+    stored: dict[str, dict[str, int]]
+    spent: dict[str, dict[str, Any]]
+    plan: Plan | None
+    plan_error: str | None
+    exported: dict[str, bool]
+
+
+def status(out: Path) -> Status:
+    """Stored answers per stage, what is left to send, and whether the outputs exist."""
+    out = Path(out)
+    config = RunConfig.load(out)
+    providers = config.load_providers()
+    stored: dict[str, dict[str, int]] = {}
+    spent: dict[str, dict[str, Any]] = {}
+    if (out / FILENAME).exists():
+        with AnswerStore(out, readonly=True) as store:
+            for row in store.rows():
+                entry = stored.setdefault(row["stage"], {"ok": 0, "failed": 0})
+                entry["ok" if row["status"] == "ok" else "failed"] += 1
+            spent = spending(store, providers)
+    try:
+        the_plan: Plan | None = plan(replace(config, out=str(out)))
+        plan_error = None
+    except (BadData, UsageError) as err:
+        the_plan, plan_error = None, str(err)
+    exported = {name: (out / name).is_file() for name in ("train.json", "test.json", "stats.json")}
+    return Status(config, stored, spent, the_plan, plan_error, exported)
+
+
+STAGE_TITLES = {KNOWLEDGE: "knowledge filter", OVERALL: "overall analyses",
+                PICKS: "perspective picks", PERSPECTIVE: "perspective analyses"}
+

@@ -1,0 +1,232 @@
+"""A scripted OpenAI-compatible chat server on loopback, for testing clients' fault paths.
+
+It speaks just enough of `POST /v1/chat/completions` for the openai client: a normal request
+is answered by `answer(body) -> str`; a script queues behaviours (429 with Retry-After, 500,
+a reply slower than the client's timeout, a body that is not JSON, a chosen text) consumed,
+in order, by the requests whose last user message contains a given substring, so that faults
+land on chosen requests even when many are in flight. Every request is logged.
+
+    with ScriptServer(answer) as server:
+        server.script("Starry Night", Status(429, retry_after=1), Reply("..."))
+        OpenAI(base_url=server.url, api_key="k").chat.completions.create(...)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer with this HTTP error status (and Retry-After seconds, when given)."""
+
+    code: int
+    retry_after: float | None = None
+    message: str = "scripted failure"
+
+
+@dataclass(frozen=True)
+class Slow:
+    """Wait this long before answering normally (past a client's timeout)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Answer 200 with a body that is not JSON."""
+
+    body: str = '{"id": "cmpl-1", "choices": [{"message": {"content": "trunc'
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer 200 with this assistant text instead of the default answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class EchoAuth:
+    """Answer 401 with a message that repeats the Authorization header, as some servers do."""
+
+
+Behaviour = Status | Slow | Malformed | Reply | EchoAuth
+
+
+@dataclass
+class Logged:
+    """One request as the server saw it."""
+
+    body: dict[str, Any]
+    authorization: str
+    behaviour: str
+    time: float
+
+    @property
+    def prompt(self) -> str:
+        """The last user message."""
+        return last_user_text(self.body)
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The content of the last user message of a chat request."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return str(content)
+    return ""
+
+
+@dataclass
+class _Rule:
+    match: str
+    queue: list[Behaviour] = field(default_factory=list)
+
+
+class ScriptServer:
+    """A ThreadingHTTPServer on 127.0.0.1 (port chosen by the OS) in a background thread."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], str] | None = None) -> None:
+        self.answer = answer or (lambda body: "ok")
+        self.delay = 0.0
+        self.log: list[Logged] = []
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL for an OpenAI client (ends in /v1)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> "ScriptServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def script(self, match: str, *behaviours: Behaviour) -> None:
+        """Queue behaviours for the requests whose last user message contains `match`."""
+        with self._lock:
+            self._rules.append(_Rule(match, list(behaviours)))
+
+    def pending(self) -> int:
+        """How many scripted behaviours have not been used yet."""
+        with self._lock:
+            return sum(len(rule.queue) for rule in self._rules)
+
+    def prompts(self) -> list[str]:
+        """The last user message of every request, in arrival order."""
+        with self._lock:
+            return [entry.prompt for entry in self.log]
+
+    def _next_behaviour(self, body: dict[str, Any]) -> Behaviour | None:
+        text = last_user_text(body)
+        with self._lock:
+            for rule in self._rules:
+                if rule.queue and rule.match in text:
+                    return rule.queue.pop(0)
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout): nothing to do
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                body = json.loads(raw or b"{}")
+                model = str(body.get("model", ""))
+                behaviour = server._next_behaviour(body)
+                with server._lock:
+                    server.in_flight[model] = server.in_flight.get(model, 0) + 1
+                    server.max_in_flight[model] = max(server.max_in_flight.get(model, 0),
+                                                      server.in_flight[model])
+                    server.log.append(Logged(body, self.headers.get("Authorization", ""),
+                                             type(behaviour).__name__ if behaviour else "answer",
+                                             time.monotonic()))
+                try:
+                    self._respond(body, behaviour)
+                finally:
+                    with server._lock:
+                        server.in_flight[model] -= 1
+
+            def _respond(self, body: dict[str, Any], behaviour: Behaviour | None) -> None:
+                if server.delay:
+                    time.sleep(server.delay)
+                if isinstance(behaviour, Status):
+                    headers = {}
+                    if behaviour.retry_after is not None:
+                        headers["Retry-After"] = f"{behaviour.retry_after:g}"
+                    error = {"error": {"message": behaviour.message, "type": "scripted"}}
+                    self._send(behaviour.code, json.dumps(error).encode(), headers)
+                    return
+                if isinstance(behaviour, EchoAuth):
+                    message = f"Incorrect API key provided: {self.headers.get('Authorization', '')}"
+                    self._send(401, json.dumps({"error": {"message": message}}).encode())
+                    return
+                if isinstance(behaviour, Malformed):
+                    self._send(200, behaviour.body.encode())
+                    return
+                if isinstance(behaviour, Slow):
+                    time.sleep(behaviour.seconds)
+                text = behaviour.text if isinstance(behaviour, Reply) else server.answer(body)
+                self._send(200, json.dumps(completion(body, text)).encode())
+
+        return Handler
+
+
+def completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A chat completion response carrying `text`, with usage counted in words."""
+    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": prompt_words,
+            "completion_tokens": len(text.split()),
+            "total_tokens": prompt_words + len(text.split()),
+        },
+    }

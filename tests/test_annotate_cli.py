@@ -1,0 +1,146 @@
+"""`critic annotate` from the command line: dry run, status, errors, and a kill -9 mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from annotate_support import (
+    CANARY, answer, expected_analyses, make_images, write_paintings, write_providers,
+)
+from critic.cli import main
+from openai_script_server import ScriptServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def server():
+    with ScriptServer(answer) as srv:
+        yield srv
+
+
+@pytest.fixture
+def world(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
+    make_images(tmp_path / "images")
+    write_paintings(tmp_path / "paintings.csv")
+    write_providers(tmp_path / "providers.toml", server.url, timeout=10.0)
+    return tmp_path
+
+
+def run_args(world: Path, *extra: str) -> list[str]:
+    return ["annotate", "run", "--paintings", str(world / "paintings.csv"),
+            "--images", str(world / "images"), "--out", str(world / "out"),
+            "--providers", str(world / "providers.toml"), "--test-count", "2",
+            "--backoff", "0.001", "--no-progress", *extra]
+
+
+def test_dry_run_prints_requests_and_cost(world, server, capsys):
+    assert main(run_args(world, "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert "paintings: 6 rows, 6 kept" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert lines["knowledge"].split()[2:4] == ["0", "6"]
+    assert "\u2264 60" in lines["perspective"] and "upper bounds" in out
+    assert server.log == [] and not (world / "out").exists()
+
+
+def test_errors_are_one_line_with_the_fix(world, server, capsys, monkeypatch):
+    monkeypatch.delenv("CRITIC_TEST_KEY")
+    assert main(run_args(world)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("critic: error: provider 'alpha' needs an API key in $CRITIC_TEST_KEY")
+    assert len(err.splitlines()) == 1
+    assert main(["annotate", "status", str(world)]) == 9
+    assert "holds no annotate run" in capsys.readouterr().err
+    assert main(["annotate", "run", "--paintings", str(world / "nope.csv"), "--images",
+                 str(world / "images"), "--out", str(world / "out"), "--dry-run"]) == 9
+    assert "no paintings file" in capsys.readouterr().err
+    assert server.log == []
+
+
+def test_providers_prints_a_file_to_start_from(capsys):
+    assert main(["annotate", "providers"]) == 0
+    import tomllib
+
+    data = tomllib.loads(capsys.readouterr().out)
+    assert [p["name"] for p in data["provider"]] == ["openai", "gemini"]
+
+
+def _stored(out: Path) -> list[tuple[str, str, str]]:
+    """(status, model, messages) of every stored answer, read while the run may still be writing."""
+    db = out / "annotate.sqlite"
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute("SELECT status, model, messages FROM answers").fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+    finally:
+        conn.close()
+
+
+def test_kill_9_mid_run_then_rerun_resends_nothing_stored(world, server, capsys):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CRITIC_TEST_KEY": CANARY}
+    command = [sys.executable, "-m", "critic", *run_args(world)]
+    server.delay = 0.15
+    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while sum(row[0] == "ok" for row in _stored(world / "out")) < 10:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the run stored nothing"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        out1, err1 = first.communicate()
+    assert first.returncode == -signal.SIGKILL
+    stored = {(model, messages) for status, model, messages in _stored(world / "out") if status == "ok"}
+    assert 10 <= len(stored) < 46
+
+    # status on the killed folder: some answered, some left
+    assert main(["annotate", "status", str(world / "out")]) == 0
+    status_before = capsys.readouterr().out
+    assert "exported: nothing yet" in status_before
+
+    mark = len(server.log)
+    server.delay = 0.0
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stderr.decode()
+    assert b"paintings: 6 rows, 6 kept" in second.stdout
+    assert b"knowledge filter: 5 known, 1 unknown, 0 failed" in second.stdout
+
+    def sent(entries):
+        return [(e.body["model"], json.dumps(e.body["messages"], ensure_ascii=False)) for e in entries]
+
+    assert stored <= set(sent(server.log[:mark]))  # the store records what the server saw
+    assert stored.isdisjoint(sent(server.log[mark:]))  # and none of it was asked again
+    assert len(server.log) - mark <= 46 - len(stored)
+    everything = _stored(world / "out")
+    assert len(everything) == 46 and all(row[0] == "ok" for row in everything)
+
+    train = json.loads((world / "out" / "train.json").read_text())
+    test = json.loads((world / "out" / "test.json").read_text())
+    assert len(train) + sum(len(p["references"]) for p in test) == expected_analyses()
+    assert {p["id"] for p in test} == {"p3", "p6"}
+
+    assert main(["annotate", "status", str(world / "out")]) == 0
+    status_after = capsys.readouterr().out
+    assert "exported: train.json, test.json, stats.json" in status_after
+    left = [line.split()[-1] for line in status_after.splitlines() if line.startswith(("knowledge", "overall", "perspective"))]
+    assert left == ["0", "0", "0", "0"]
+    for text in (out1, err1, second.stdout, second.stderr, status_before.encode(), status_after.encode()):
+        assert CANARY.encode() not in text
+    for path in (world / "out").rglob("*"):
+        assert CANARY.encode() not in path.read_bytes()
