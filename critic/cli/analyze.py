@@ -28,6 +28,7 @@ def register(sub) -> None:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders")
     parser.add_argument("--aspect", metavar="NAME", help="one perspective (see --aspects)")
     parser.add_argument("--aspects", action="store_true", help="list the perspectives and exit")
+    parser.add_argument("--example", action="store_true", help="analyse an example painting critic draws itself")
     parser.add_argument("--ask", metavar="QUESTION", help="ask any question instead")
     parser.add_argument("--brief", action="store_true", help="only the essential points")
     parser.add_argument("--lang", metavar="LANGUAGE", help="answer in this language")
@@ -55,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from critic.analyze_run import AnalyzeJob
     from critic.errors import UsageError
 
+    if args.example:
+        from critic.example import example_path
+
+        args.images = [*args.images, str(example_path())]
     if not args.images:
-        raise UsageError("give at least one image or folder (or --aspects)")
+        raise UsageError("give at least one image or folder (or --example, --aspects)")
     return AnalyzeJob.from_args(args).run()

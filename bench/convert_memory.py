@@ -1,0 +1,64 @@
+"""Peak memory and throughput of `critic convert` on a model with real 7B layer shapes.
+
+    python bench/convert_memory.py [--layers 4] [--quant F16]
+
+Builds a synthetic LLaVA with LLaMA-7B shapes (hidden 4096, ffn 11008, vocab 32000, 32
+heads) but only a few LLM layers, a CLIP ViT-L/14-336 tower and a LoRA; converts it in a
+child process; prints that process's peak RSS ÷ the model's bytes on disk (goal ≤ 0.25)
+and MB/s converted. The conversion streams: a full 7B model has the same largest tensors,
+so its ratio is lower still.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--quant", default="F16")
+    parser.add_argument("--keep", type=Path, help="build into this folder and keep it")
+    args = parser.parse_args()
+    from convert.tiny import VISION_PRESETS, TinySpec, build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        src = root / "src"
+        if not (src / "base" / "config.json").exists():
+            print(f"building a 7B-shaped model with {args.layers} layers …", file=sys.stderr)
+            build(src, TinySpec(hidden=4096, ffn=11008, layers=args.layers, heads=32, vocab=32000,
+                                vision=VISION_PRESETS["clip-l"]))
+        size = folder_bytes(src)
+        out = root / f"out-{args.quant}"
+        code = (
+            "from convert.pipeline import ConvertConfig, convert\n"
+            f"convert(ConvertConfig(base={str(src / 'base')!r}, vision_tower={str(src / 'vision-tower')!r}, "
+            f"lora={str(src / 'lora')!r}, out={str(out)!r}, quant={args.quant!r}, force=True), show_progress=False)\n"
+        )
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        print(f"model on disk      {size / 2**20:9.0f} MB ({args.layers} LLM layers at 7B shapes + CLIP-L + LoRA)")
+        print(f"output ({args.quant:<6})    {folder_bytes(out) / 2**20:9.0f} MB")
+        print(f"peak RSS           {peak / 2**20:9.0f} MB")
+        print(f"peak RSS ÷ model   {peak / size:9.3f}   (goal ≤ 0.25)")
+        print(f"throughput         {size / 2**20 / seconds:9.1f} MB/s  ({seconds:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
