@@ -31,7 +31,6 @@ Thresholds (exit status 1 when one fails):
 
 from __future__ import annotations
 
-import ctypes
 import json
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -146,30 +145,13 @@ def llama_text_logits(llm_path: Path, ids: list[int]) -> np.ndarray:
 def mtmd_image_embeddings(engine, picture) -> np.ndarray:
     """The mmproj's output for `picture`: (image tokens, n_embd)."""
     mtmd = engine._mtmd
-    data = picture.convert("RGB").tobytes()
-    buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
-    bitmap = mtmd.mtmd_bitmap_init(picture.width, picture.height, buffer)
-    chunks = mtmd.mtmd_input_chunks_init()
-    try:
-        text = mtmd.mtmd_input_text()
-        text.text = mtmd.mtmd_default_marker()
-        text.text_len = len(text.text)
-        text.add_special = False
-        text.parse_special = True
-        mtmd.mtmd_tokenize(engine.ctx, chunks, ctypes.byref(text), (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap), 1)
-        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-            if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                n = mtmd.mtmd_input_chunk_get_n_tokens(chunk)
-                if mtmd.mtmd_encode_chunk(engine.ctx, chunk) != 0:
-                    raise RuntimeError("mtmd_encode_chunk failed")
-                out = mtmd.mtmd_get_output_embd(engine.ctx)
-                n_embd = engine.llama.n_embd()
-                return np.ctypeslib.as_array(out, shape=(n * n_embd,)).reshape(n, n_embd).copy()
-    finally:
-        mtmd.mtmd_input_chunks_free(chunks)
-        mtmd.mtmd_bitmap_free(bitmap)
-    raise RuntimeError("no image chunk")
+    with engine.image_chunk(picture) as chunk:
+        n = mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+        if mtmd.mtmd_encode_chunk(engine.ctx, chunk) != 0:
+            raise RuntimeError("mtmd_encode_chunk failed")
+        out = mtmd.mtmd_get_output_embd(engine.ctx)
+        n_embd = engine.llama.n_embd()
+        return np.ctypeslib.as_array(out, shape=(n * n_embd,)).reshape(n, n_embd).copy()
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
@@ -179,7 +161,7 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 def measure_layout(engine, picture, hf_patches: np.ndarray, hf_class: np.ndarray, before, after,
                    hf_next: np.ndarray) -> dict:
     """Image features and next-token logits of one mmproj against transformers."""
-    from critic.engine.base import Settings  # noqa: F401  (engine session uses it)
+    from critic.engine.base import Timings
     from critic.images import LoadedImage
 
     got = mtmd_image_embeddings(engine, picture)
@@ -188,7 +170,7 @@ def measure_layout(engine, picture, hf_patches: np.ndarray, hf_class: np.ndarray
     shifted = _relative(got[: n - 1], hf_patches[1:]) if got.shape[0] == n else float("inf")
     last_is_class = _relative(got[-1:], hf_class) if got.shape[0] == n else float("inf")
     session = engine.open_session(LoadedImage(Path("verify.png"), picture, "", "PNG", picture.size))
-    session._ensure_prefix(__import__("critic.engine.base", fromlist=["Timings"]).Timings())
+    session._ensure_prefix(Timings())
     engine.llama.eval(engine.tokenize(first_question_text(DEFAULT_QUESTION)))
     logits = engine.logits().copy()
     session.close()

@@ -10,6 +10,7 @@ re-evaluating the kept turns' text after the image, never the image or the syste
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time
 from pathlib import Path
@@ -94,15 +95,15 @@ class LlamaEngine:
         self._owner = session
         return session
 
-    def eval_image(self, image) -> float:
-        """Encode `image` and append its embeddings at the current position; return seconds."""
+    @contextlib.contextmanager
+    def image_chunk(self, image) -> Iterator[object]:
+        """libmtmd's prepared image chunk for a PIL image (freed on exit)."""
         mtmd = self._mtmd
         rgb = image.convert("RGB")
         data = rgb.tobytes()
         buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
         bitmap = mtmd.mtmd_bitmap_init(rgb.width, rgb.height, buffer)
         chunks = mtmd.mtmd_input_chunks_init()
-        started = time.perf_counter()
         try:
             text = mtmd.mtmd_input_text()
             text.text = mtmd.mtmd_default_marker()
@@ -114,18 +115,25 @@ class LlamaEngine:
                 raise BadModelFile("llama.cpp could not prepare the image for this mmproj")
             for i in range(mtmd.mtmd_input_chunks_size(chunks)):
                 chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-                if mtmd.mtmd_input_chunk_get_type(chunk) != mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                    continue
-                n_past = self._llama_cpp.llama_pos(0)
-                result = mtmd.mtmd_helper_eval_chunk_single(
-                    self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
-                    self.llama.n_batch, False, ctypes.byref(n_past))
-                if result != 0:
-                    raise ContextOverflow("llama.cpp could not evaluate the image (context too small?)")
-                self.llama.n_tokens = n_past.value
+                if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                    yield chunk
+                    return
+            raise BadModelFile("llama.cpp made no image chunk for this picture")
         finally:
             mtmd.mtmd_input_chunks_free(chunks)
             mtmd.mtmd_bitmap_free(bitmap)
+
+    def eval_image(self, image) -> float:
+        """Encode `image` and append its embeddings at the current position; return seconds."""
+        started = time.perf_counter()
+        with self.image_chunk(image) as chunk:
+            n_past = self._llama_cpp.llama_pos(0)
+            result = self._mtmd.mtmd_helper_eval_chunk_single(
+                self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
+                self.llama.n_batch, False, ctypes.byref(n_past))
+            if result != 0:
+                raise ContextOverflow("llama.cpp could not evaluate the image (context too small?)")
+            self.llama.n_tokens = n_past.value
         return time.perf_counter() - started
 
     def logits(self) -> np.ndarray:
@@ -222,7 +230,37 @@ class LlamaSession:
             timings.image_encode = engine.eval_image(self.image.image)
             self.image_encodes += 1
         self._prefix_end = llama.n_tokens
+        dropped = 0
+        while self._turn_ids and self._prefix_end + self._turns_length(self._turn_ids) >= self.context_size:
+            self._turn_ids.pop(0)  # restored turns longer than the context: keep the newest
+            dropped += 1
+        if dropped:
+            self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
         self._replay(self._turn_ids, timings)
+
+    def _turns_length(self, kept: list[tuple[str, list[int]]]) -> int:
+        """Tokens that `kept` takes after the prefix, laid out as `_replay` lays them out."""
+        return sum((1 if i else 0) + len(self._question_ids(q, i == 0)) + len(a) for i, (q, a) in enumerate(kept))
+
+    def restore(self, turns: list[TurnRecord]) -> None:
+        """Continue an earlier conversation: its turns are evaluated after the painting on the next question."""
+        if self._prefix_end is not None:
+            raise RuntimeError("restore() belongs before the session's first question")
+        for record in turns:
+            self._turn_ids.append((record.question, self.engine.tokenize(record.answer) if record.answer else []))
+            self.turns.append(record)
+
+    def rewind(self) -> TurnRecord | None:
+        """Forget the last turn, to ask it again; the painting and the earlier turns stay evaluated."""
+        if not self.turns:
+            return None
+        record = self.turns.pop()
+        if self._turn_ids:
+            self._turn_ids.pop()
+        if self._prefix_end is not None and self.engine._owner is self:
+            # llama.cpp drops the cache past n_tokens on the next eval
+            self.engine.llama.n_tokens = self._prefix_end + self._turns_length(self._turn_ids)
+        return record
 
     def _replay(self, kept: list[tuple[str, list[int]]], timings: Timings) -> None:
         """Evaluate finished turns' text after the prefix."""
