@@ -12,7 +12,6 @@ so its ratio is lower still.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,11 +47,14 @@ def main() -> None:
             "from convert.pipeline import ConvertConfig, convert\n"
             f"convert(ConvertConfig(base={str(src / 'base')!r}, vision_tower={str(src / 'vision-tower')!r}, "
             f"lora={str(src / 'lora')!r}, out={str(out)!r}, quant={args.quant!r}, force=True), show_progress=False)\n"
+            # VmHWM belongs to the process image after exec: the fork from this (large)
+            # parent does not count, as it would in getrusage(RUSAGE_CHILDREN).
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
         )
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        result = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        peak = int(result.stdout.split()[-1]) * 1024
         print(f"model on disk      {size / 2**20:9.0f} MB ({args.layers} LLM layers at 7B shapes + CLIP-L + LoRA)")
         print(f"output ({args.quant:<6})    {folder_bytes(out) / 2**20:9.0f} MB")
         print(f"peak RSS           {peak / 2**20:9.0f} MB")
