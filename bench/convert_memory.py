@@ -22,6 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def rss_parts(pid: int) -> tuple[int, int]:
+    """(anonymous, file-backed) resident bytes of a process, 0 once it is gone."""
+    try:
+        fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    except (OSError, ValueError):
+        return 0, 0
+    kb = lambda key: int(fields.get(key, "0 kB").split()[0]) * 1024  # noqa: E731
+    return kb("RssAnon"), kb("RssFile")
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -52,13 +62,22 @@ def main() -> None:
             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
         )
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+        child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        anon = file_backed = 0
+        while child.poll() is None:  # sample how the resident set splits between the two kinds
+            a, f = rss_parts(child.pid)
+            anon, file_backed = max(anon, a), max(file_backed, f)
+            time.sleep(0.05)
+        if child.returncode:
+            raise SystemExit(f"conversion failed ({child.returncode})")
         seconds = time.perf_counter() - started
-        peak = int(result.stdout.split()[-1]) * 1024
+        peak = int(child.stdout.read().split()[-1]) * 1024
         print(f"model on disk      {size / 2**20:9.0f} MB ({args.layers} LLM layers at 7B shapes + CLIP-L + LoRA)")
         print(f"output ({args.quant:<6})    {folder_bytes(out) / 2**20:9.0f} MB")
         print(f"peak RSS           {peak / 2**20:9.0f} MB")
         print(f"peak RSS ÷ model   {peak / size:9.3f}   (goal ≤ 0.25)")
+        print(f"  of which at most {anon / 2**20:6.0f} MB anonymous, {file_backed / 2**20:6.0f} MB file-backed "
+              "(memory-mapped pages the kernel can drop)")
         print(f"throughput         {size / 2**20 / seconds:9.1f} MB/s  ({seconds:.1f} s)")
 
 

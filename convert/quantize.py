@@ -14,8 +14,10 @@ def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
     """Quantize GGUF `source` to `target` as `kind` (e.g. Q4_K_M); F16 copies nothing."""
     import llama_cpp
 
+    from critic.engine.llama import silence_llama_logs
     from critic.gguf_check import read_header
 
+    silence_llama_logs()
     read_header(source)  # a non-GGUF must never reach llama.cpp, which would abort the process
     ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}", None)
     if ftype is None:
