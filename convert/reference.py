@@ -85,8 +85,10 @@ def image_features(model, pixel_values):
                                               vision_feature_select_strategy="default")
     if hasattr(features, "pooler_output") and not hasattr(features, "shape"):
         features = features.pooler_output
-    if isinstance(features, (list, tuple)):
-        features = features[0] if len(features) == 1 else features
+    if isinstance(features, (list, tuple)):  # one tensor per image in recent transformers
+        import torch
+
+        features = torch.stack([f.reshape(-1, f.shape[-1]) for f in features])
     return features if features.dim() == 3 else features.unsqueeze(0)
 
 
