@@ -1,0 +1,189 @@
+"""Follow-up latency in `critic chat`: a second question about the same painting, against the first.
+
+    python bench/chat_followup.py [--rounds 3] [--tokens 32] [--threads N] [--work DIR]
+
+A synthetic model with the vision tower of CLIP ViT-L/14-336 (random weights: 24 layers,
+1024 wide, 576 image tokens, so encoding a painting costs what it costs for GalleryGPT) and a
+small LLM (hidden 256). Each round asks two questions about one painting in one conversation:
+
+- critic: one `LlamaSession` (what `critic chat` runs). The first question encodes the
+  painting; the follow-up evaluates only its own words after the cached prefix.
+- stock: llama-cpp-python's `Llava15ChatHandler`, the same two turns as chat messages (image
+  as a data URL); every call clears the cache and encodes the image again.
+
+Time to first token (TTFT) is measured, for both, from the call to the moment the logits of
+the first answer token are ready (the first call of critic's sampler, the first call of a
+logits processor in the stock path), so it does not depend on when the random model's bytes
+first make printable text. Rounds alternate critic and stock so a busy machine slows both
+alike; medians are printed with the ratios. Goal: critic's follow-up TTFT ≤ 0.2 × its first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIRST = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
+FOLLOW_UP = "Which part of the picture does the eye reach first?"
+
+
+def build_model(work: Path) -> tuple[Path, Path]:
+    """The synthetic model's (llm, mmproj), built once into `work` and reused after."""
+    from critic.manifest import MANIFEST_NAME, Manifest
+
+    out = work / "gguf"
+    if (out / MANIFEST_NAME).exists():
+        return Manifest.read(out / MANIFEST_NAME).file_paths(out)
+    from convert.pipeline import ConvertConfig, convert
+    from convert.tiny import VISION_PRESETS, TinySpec, build
+
+    started = time.perf_counter()
+    build(work / "src", TinySpec(hidden=256, vision=VISION_PRESETS["clip-l"]))
+    convert(ConvertConfig(base=str(work / "src/base"), vision_tower=str(work / "src/vision-tower"),
+                          lora=str(work / "src/lora"), out=str(out), quant="F16", name="synthetic-clip-l"),
+            show_progress=False)
+    print(f"built the synthetic model in {time.perf_counter() - started:.0f} s → {out}", file=sys.stderr)
+    return Manifest.read(out / MANIFEST_NAME).file_paths(out)
+
+
+def painting():
+    """A 600×450 picture (landscape, so it is padded to square like a real one)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (600, 450), (40, 70, 150))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((150, 90, 330, 270), fill=(240, 200, 90))
+    draw.rectangle((0, 340, 600, 450), fill=(30, 30, 40))
+    return image
+
+
+def run_critic(engine, image, tokens: int) -> tuple[float, float]:
+    """(first TTFT, follow-up TTFT) in one critic session."""
+    from critic.engine.base import Settings
+    from critic.images import LoadedImage
+
+    first_logits: list[float] = []
+    real_logits = engine.logits
+
+    def logits():  # the sampler asks for logits once per token; the first call is the TTFT
+        if not first_logits:
+            first_logits.append(time.perf_counter())
+        return real_logits()
+
+    engine.logits = logits
+    try:
+        session = engine.open_session(LoadedImage(Path("bench.png"), image, "", "PNG", image.size))
+        times = []
+        for question in (FIRST, FOLLOW_UP):
+            first_logits.clear()
+            started = time.perf_counter()
+            for _ in session.ask(question, Settings(max_tokens=tokens)):
+                pass
+            times.append(first_logits[0] - started)
+        assert session.image_encodes == 1, "the follow-up encoded the painting again"
+        session.close()
+    finally:
+        del engine.logits
+    return times[0], times[1]
+
+
+def run_stock(llama, image, tokens: int) -> tuple[float, float]:
+    """(first TTFT, follow-up TTFT) for the same two turns through Llava15ChatHandler."""
+    from llama_cpp import LogitsProcessorList
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                             {"type": "text", "text": FIRST}]}]
+    first_logits: list[float] = []
+
+    def mark(input_ids, scores):
+        if not first_logits:
+            first_logits.append(time.perf_counter())
+        return scores
+
+    times = []
+    for turn in range(2):
+        first_logits.clear()
+        started = time.perf_counter()
+        answer = "".join(chunk["choices"][0]["delta"].get("content") or ""
+                         for chunk in llama.create_chat_completion(
+                             messages=messages, stream=True, max_tokens=tokens, temperature=0.0,
+                             logits_processor=LogitsProcessorList([mark])))
+        times.append(first_logits[0] - started)
+        if turn == 0:
+            messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": FOLLOW_UP}]
+    return times[0], times[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=32, help="tokens generated per answer")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores)")
+    parser.add_argument("--work", type=Path, default=None, help="keep the synthetic model here and reuse it")
+    args = parser.parse_args(argv)
+
+    import llama_cpp
+    from llama_cpp.llama_chat_format import Llava15ChatHandler
+
+    from critic.engine.base import ModelInfo, physical_cores
+    from critic.engine.llama import LlamaEngine, silence_llama_logs
+
+    threads = args.threads or physical_cores()
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        llm, mmproj = build_model(work)
+        silence_llama_logs()
+        engine = LlamaEngine(llm, mmproj, ModelInfo("synthetic-clip-l", "F16"), n_ctx=4096, threads=threads)
+        stock = llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                                chat_handler=Llava15ChatHandler(clip_model_path=str(mmproj), verbose=False),
+                                verbose=False)
+        image = painting()
+        run_critic(engine, image, 2)  # warm both paths once: first-call allocations are not what we measure
+        run_stock(stock, image, 2)
+        critic_runs, stock_runs = [], []
+        for round_ in range(args.rounds):
+            for name, runs, run in (("critic", critic_runs, lambda: run_critic(engine, image, args.tokens)),
+                                    ("stock", stock_runs, lambda: run_stock(stock, image, args.tokens))):
+                first, follow = run()
+                runs.append((first, follow))
+                print(f"round {round_ + 1} {name:<6}  first {first:6.3f} s  follow-up {follow:6.3f} s  "
+                      f"ratio {follow / first:.3f}", file=sys.stderr)
+        engine.close()
+        stock.close()
+
+    def median(values):
+        return statistics.median(values)
+
+    # Ratios are taken within each round, then the median: a machine that slows down between
+    # rounds moves both numbers of a round together.
+    c1, c2 = median([r[0] for r in critic_runs]), median([r[1] for r in critic_runs])
+    s1, s2 = median([r[0] for r in stock_runs]), median([r[1] for r in stock_runs])
+    c_ratio = median([f / t for t, f in critic_runs])
+    s_ratio = median([f / t for t, f in stock_runs])
+    vs_stock = median([c[1] / s[1] for c, s in zip(critic_runs, stock_runs)])
+    print(f"synthetic model: CLIP ViT-L/14-336 vision tower, LLM hidden 256, F16, {threads} thread(s), "
+          f"{args.tokens} tokens per answer, medians of {args.rounds} alternated rounds")
+    print(f"{'':<22}{'first TTFT':>12}{'follow-up TTFT':>16}{'follow-up / first':>19}")
+    print(f"{'critic (LlamaSession)':<22}{c1:>11.3f}s{c2:>15.3f}s{c_ratio:>19.3f}")
+    print(f"{'stock Llava15 handler':<22}{s1:>11.3f}s{s2:>15.3f}s{s_ratio:>19.3f}")
+    print(f"critic follow-up ÷ stock follow-up: {vs_stock:.3f}")
+    goal = c_ratio <= 0.2
+    print(f"goal follow-up ≤ 0.2 × first: {'met' if goal else 'NOT met'} ({c_ratio:.3f})")
+    return 0 if goal else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""`critic chat [IMAGE]`: talk about a painting in the terminal; `--history` and `--resume` for saved talks."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "chat", help="talk about a painting in the terminal",
+        description="An interactive conversation about one painting, shown beside it. Follow-up questions "
+                    "reuse the painting's encoding; conversations are saved and can be resumed.",
+    )
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="the painting (default: pick one in the app)")
+    parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
+    parser.add_argument("--history", action="store_true", help="list saved conversations and exit")
+    parser.add_argument("--resume", nargs="?", type=int, const=0, metavar="ID",
+                        help="reopen a saved conversation with its painting (default: the latest)")
+    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens per answer (default 512)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
+    parser.set_defaults(run=run)
+
+
+def print_history(history) -> int:
+    """One line per saved conversation, the most recent first."""
+    rows = history.list()
+    if not rows:
+        print("no saved conversations yet: `critic chat IMAGE` starts one")
+        return 0
+    for row in rows:
+        first = row.first_question if len(row.first_question) <= 60 else row.first_question[:59] + "…"
+        print(f"{row.id:>5}  {row.updated[:16].replace('T', ' ')}  {row.turns:>3} turns  {row.model:<14} "
+              f"{row.image_path}\n       {first}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from critic.engine.base import Settings
+    from critic.errors import UsageError
+    from critic.history import History
+
+    history = History()
+    if args.history:
+        return print_history(history)
+    if args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    if args.temperature < 0:
+        raise UsageError("--temperature cannot be negative")
+    resume = None
+    if args.resume is not None:
+        if args.image:
+            raise UsageError("--resume reopens a conversation with its own painting: give no IMAGE with it")
+        resume = args.resume or history.latest_id()
+        if resume is None:
+            raise UsageError("no saved conversations yet: `critic chat IMAGE` starts one")
+        history.get(resume)  # an unknown id is a one-line error here, before the screen changes
+
+    from critic import registry
+    from critic.tui.app import ChatApp  # imports textual-image, which asks the terminal before Textual starts
+
+    def load_engine():
+        return registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads)
+
+    app = ChatApp(load_engine, args.image, settings=Settings(args.max_tokens, args.temperature, seed=args.seed),
+                  history=history, resume=resume)
+    return app.run() or 0

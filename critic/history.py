@@ -1,0 +1,236 @@
+"""Saved conversations: an SQLite file in the data directory, one row per conversation and per turn.
+
+The schema only ever grows through `MIGRATIONS`, a list that is appended to and never edited:
+the database's ``PRAGMA user_version`` is the number of migrations it has had, and each
+applied migration's name is kept in ``migrations`` so a file from another line of
+development is refused instead of being silently misread. Every operation opens its own
+short connection, so the chat's generation thread and its interface thread never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from critic.errors import BadData, UsageError
+from critic.paths import data_dir
+
+HISTORY_NAME = "history.db"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: a name that never changes and the SQL that performs it."""
+
+    name: str
+    sql: str
+
+
+# Append only: a released database may be at any prefix of this list.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "conversations-and-turns",
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            image_path TEXT NOT NULL,
+            image_sha256 TEXT NOT NULL,
+            model TEXT NOT NULL,
+            quantization TEXT NOT NULL DEFAULT '',
+            model_sha256 TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            partial INTEGER NOT NULL DEFAULT 0,
+            timings TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL,
+            UNIQUE (conversation_id, position)
+        );
+        CREATE INDEX conversations_by_update ON conversations(updated);
+        """,
+    ),
+)
+
+
+@dataclass
+class SavedTurn:
+    """One exchange as stored."""
+
+    question: str
+    answer: str
+    partial: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+@dataclass
+class SavedConversation:
+    """A conversation as stored: the painting, the model, the settings and every turn."""
+
+    id: int
+    created: str
+    updated: str
+    image_path: str
+    image_sha256: str
+    model: str
+    quantization: str = ""
+    model_sha256: str = ""
+    settings: dict = field(default_factory=dict)
+    turns: list[SavedTurn] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One line of `critic chat --history`."""
+
+    id: int
+    updated: str
+    image_path: str
+    model: str
+    turns: int
+    first_question: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def migrate(db: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Bring `db` up to the last migration; return the schema version it ends at."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(migrations):
+        raise BadData(
+            f"the chat history was written by a newer critic (schema {version}, this one knows "
+            f"{len(migrations)}): upgrade critic, or move {HISTORY_NAME} aside"
+        )
+    if version:
+        applied = [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY version")]
+        expected = [m.name for m in migrations[:version]]
+        if applied != expected:
+            raise BadData(
+                f"the chat history's schema ({', '.join(applied)}) is not one this critic wrote: "
+                f"move {HISTORY_NAME} aside"
+            )
+    for number, migration in enumerate(migrations[version:], start=version + 1):
+        # One transaction per migration: the schema change, its record and the version move together.
+        db.executescript(
+            "BEGIN;\n"
+            + ("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL);\n"
+               if number == 1 else "")
+            + migration.sql
+            + f";\nINSERT INTO migrations VALUES ({number}, '{migration.name}', '{_now()}');"
+            + f"\nPRAGMA user_version = {number};\nCOMMIT;"
+        )
+    return len(migrations)
+
+
+class History:
+    """The conversation store; `path` defaults to ``history.db`` in the data directory."""
+
+    def __init__(self, path: Path | None = None, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+        self.path = Path(path) if path else data_dir() / HISTORY_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as db:
+                migrate(db, migrations)
+        except sqlite3.OperationalError:
+            raise  # a migration that fails is a bug, not the user's file
+        except sqlite3.DatabaseError as err:
+            raise BadData(f"{self.path}: not a readable chat history ({err}); move it aside") from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
+            db.execute("PRAGMA foreign_keys = ON")
+            yield db
+
+    def create(self, image_path: str | Path, image_sha256: str, model: str, quantization: str = "",
+               model_sha256: str = "", settings: dict | None = None) -> int:
+        """Start a conversation; return its id."""
+        now = _now()
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO conversations (created, updated, image_path, image_sha256, model, quantization, "
+                "model_sha256, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, now, str(image_path), image_sha256, model, quantization, model_sha256,
+                 json.dumps(settings or {})),
+            )
+            return int(cursor.lastrowid)
+
+    def add_turn(self, conversation_id: int, turn: SavedTurn, replace_last: bool = False) -> int:
+        """Append a turn (or put it in place of the last one); return its position."""
+        now = _now()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                last = db.execute("SELECT MAX(position) FROM turns WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchone()[0]
+                if replace_last and last is not None:
+                    db.execute("DELETE FROM turns WHERE conversation_id = ? AND position = ?",
+                               (conversation_id, last))
+                    position = last
+                else:
+                    position = 0 if last is None else last + 1
+                db.execute(
+                    "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, position, turn.question, turn.answer, int(turn.partial),
+                     json.dumps(turn.timings), now),
+                )
+                db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return position
+
+    def get(self, conversation_id: int) -> SavedConversation:
+        """One conversation with its turns; UsageError if there is none with that id."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"no saved conversation {conversation_id}: see `critic chat --history`")
+            turns = [
+                SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]))
+                for t in db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY position",
+                                    (conversation_id,))
+            ]
+        return SavedConversation(
+            row["id"], row["created"], row["updated"], row["image_path"], row["image_sha256"], row["model"],
+            row["quantization"], row["model_sha256"], json.loads(row["settings"]), turns,
+        )
+
+    def latest_id(self) -> int | None:
+        """The most recently updated conversation's id, if any."""
+        with self._connect() as db:
+            row = db.execute("SELECT id FROM conversations ORDER BY updated DESC, id DESC LIMIT 1").fetchone()
+        return int(row[0]) if row else None
+
+    def list(self, limit: int = 50) -> list[ConversationSummary]:
+        """The most recently updated conversations first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.id, c.updated, c.image_path, c.model, COUNT(t.id), "
+                "(SELECT question FROM turns WHERE conversation_id = c.id ORDER BY position LIMIT 1) "
+                "FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id "
+                "GROUP BY c.id ORDER BY c.updated DESC, c.id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
+
+    def delete(self, conversation_id: int) -> None:
+        """Remove a conversation and its turns."""
+        with self._connect() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))

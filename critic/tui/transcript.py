@@ -1,0 +1,91 @@
+"""A conversation as text: the Markdown file `save` writes, and answers with contradicted sentences marked.
+
+Plain functions over records, no Textual: the app, the tests and anything else can call them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from critic.engine.base import TurnRecord
+from critic.facts.check import Flag
+
+PARTIAL_NOTE = "stopped before the end: partial answer"
+
+# C0 and C1 control characters other than tab and newline: a model can emit them, a terminal
+# would act on them, and an XML (SVG) screenshot cannot hold them.
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(13, 32), 127, *range(128, 160)])
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (tab and newline kept)."""
+    return text.translate(_CONTROL)
+
+
+@dataclass
+class TranscriptHeader:
+    """What a saved conversation says about where its answers came from."""
+
+    image_path: str
+    image_sha256: str
+    model: str
+    quantization: str = ""
+    model_sha256: str = ""
+    settings: dict = field(default_factory=dict)
+    conversation_id: int | None = None
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines() or [""])
+
+
+def to_markdown(header: TranscriptHeader, turns: Sequence[TurnRecord], saved_at: datetime | None = None) -> str:
+    """The whole conversation as a Markdown document."""
+    saved_at = saved_at or datetime.now(timezone.utc)
+    name = Path(header.image_path).name
+    settings = ", ".join(f"{key} {value}" for key, value in header.settings.items()) or "defaults"
+    model = f"{header.model} ({header.quantization})" if header.quantization else header.model
+    lines = [
+        f"# Conversation about {name}",
+        "",
+        f"- Painting: `{header.image_path}`",
+        f"- Painting sha256: `{header.image_sha256}`",
+        f"- Model: {model}",
+    ]
+    if header.model_sha256:
+        lines.append(f"- Model sha256: `{header.model_sha256}`")
+    lines.append(f"- Settings: {settings}")
+    if header.conversation_id is not None:
+        lines.append(f"- Conversation: {header.conversation_id} (`critic chat --resume {header.conversation_id}`)")
+    lines += [f"- Saved: {saved_at.isoformat(timespec='seconds')}", ""]
+    for number, turn in enumerate(turns, 1):
+        lines += [f"## {number}. Question", "", _quote(turn.question), "", "### Answer", ""]
+        lines.append(printable(turn.answer).strip() or "*(no text)*")
+        if turn.partial:
+            lines += ["", f"*({PARTIAL_NOTE})*"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def mark_flags(text: str, flags: Sequence[Flag]) -> tuple[str, list[str]]:
+    """The answer with each contradicted sentence in bold and numbered, and one note per number."""
+    spans = sorted({(f.start, f.end) for f in flags})
+    if not spans:
+        return text, []
+    parts: list[str] = []
+    notes: list[str] = []
+    cursor = 0
+    for number, (start, end) in enumerate(spans, 1):
+        sentence = text[start:end].strip()
+        lead = text[start:end][: len(text[start:end]) - len(text[start:end].lstrip())]
+        parts.append(text[cursor:start] + lead)
+        # Markdown emphasis cannot hold a sentence that has its own asterisks: show it plain then.
+        parts.append(f"**{sentence}** [{number}]" if "*" not in sentence else f"{sentence} [{number}]")
+        cursor = end
+        for flag in (f for f in flags if (f.start, f.end) == (start, end)):
+            notes.append(f"[{number}] {flag.kind}: “{flag.claim}”; measured: {flag.measurement}")
+    parts.append(text[cursor:])
+    return "".join(parts), notes
