@@ -324,10 +324,11 @@ class LlamaSession:
                 answer.append(token)
                 piece = text.push(llama.detokenize([token]))
                 pending = token
-                if piece:
-                    if not record.timings.first_token:
-                        record.timings.first_token = time.perf_counter() - started
-                    yield piece
+                if piece and not record.timings.first_token:
+                    record.timings.first_token = time.perf_counter() - started
+                # yield every token, even one that completes no character yet, so a
+                # consumer can stop between any two tokens
+                yield piece
                 llama.eval([token])
                 pending = None
             record.stopped = record.stopped or "max_tokens"
