@@ -5,18 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from critic.cli.options import add_generation_flags
 from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES
-
-
-def add_generation_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by every verb that runs the model."""
-    parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
-    parser.add_argument("--server", metavar="URL", help="send requests to an OpenAI-compatible server instead")
-    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens to generate (default 512)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
 
 
 def register(sub) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from critic.cli.options import add_generation_flags
+
 
 def register(sub) -> None:
     parser = sub.add_parser(
@@ -12,15 +14,10 @@ def register(sub) -> None:
                     "reuse the painting's encoding; conversations are saved and can be resumed.",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="the painting (default: pick one in the app)")
-    parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
     parser.add_argument("--history", action="store_true", help="list saved conversations and exit")
     parser.add_argument("--resume", nargs="?", type=int, const=0, metavar="ID",
                         help="reopen a saved conversation with its painting (default: the latest)")
-    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens per answer (default 512)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
+    add_generation_flags(parser, server=False)
     parser.set_defaults(run=run)
 
 

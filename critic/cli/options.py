@@ -1,0 +1,17 @@
+"""Flags shared by the verbs that run the model (analyze, chat)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -> None:
+    """--model, (--server), --max-tokens, --temperature, --seed, --threads, --ctx."""
+    parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
+    if server:
+        parser.add_argument("--server", metavar="URL", help="send requests to an OpenAI-compatible server instead")
+    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens per answer (default 512)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
