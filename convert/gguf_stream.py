@@ -54,9 +54,15 @@ def row_blocks(n_rows: int, row_bytes: int) -> Iterator[tuple[int, int]]:
         yield start, min(n_rows, start + step)
 
 
-def write_gguf(path: Path, writer, tensors: Iterable[PlannedTensor], progress: Callable[[int], None] | None = None) -> None:
+Progress = Callable[[int, int], None]
+"""Called with (bytes written so far, bytes to write in all)."""
+
+
+def write_gguf(path: Path, writer, tensors: Iterable[PlannedTensor], progress: Progress | None = None) -> None:
     """Declare, then stream, every tensor into `writer` (a GGUFWriter for `path` with its KV set)."""
     planned = list(tensors)
+    total = sum(t.nbytes for t in planned)
+    done = 0
     for t in planned:
         writer.add_tensor_info(t.name, t.shape, np.dtype(t.dtype), t.nbytes)
     writer.write_header_to_file(path=path)
@@ -64,6 +70,7 @@ def write_gguf(path: Path, writer, tensors: Iterable[PlannedTensor], progress: C
     writer.write_ti_data_to_file()
     for t in planned:
         writer.write_tensor_data(_Streamed(t))  # type: ignore[arg-type]
+        done += t.nbytes
         if progress:
-            progress(t.nbytes)
+            progress(done, total)
     writer.close()

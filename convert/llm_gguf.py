@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from convert.checkpoint import Checkpoint, iter_llm_names
-from convert.gguf_stream import PlannedTensor, row_blocks, write_gguf
+from convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
 from convert.lora import Lora
 from critic.errors import BadCheckpoint
 from critic.prompt import CHAT_TEMPLATE
@@ -94,7 +94,7 @@ def plan_llm(ckpt: Checkpoint, lora: Lora | None, matrix_dtype=np.float16) -> li
 
 
 def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
-              progress: Callable[[int], None] | None = None, f32: bool = False) -> None:
+              progress: Progress | None = None, f32: bool = False) -> None:
     """Write the LLM GGUF (F16, or F32 for parity checks) for `ckpt` with `lora` merged."""
     import gguf
 

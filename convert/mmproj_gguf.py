@@ -16,12 +16,12 @@ hands patches 0..N-1. `critic convert verify` measures both layouts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from convert.checkpoint import Checkpoint
-from convert.gguf_stream import PlannedTensor, write_gguf
+from convert.gguf_stream import PlannedTensor, Progress, write_gguf
 from critic.errors import BadCheckpoint
 
 LAYOUTS = ("rotated", "stock")
@@ -87,7 +87,7 @@ def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT, f32: bool = Fals
 
 
 def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_LAYOUT,
-                 progress: Callable[[int], None] | None = None, f32: bool = False) -> None:
+                 progress: Progress | None = None, f32: bool = False) -> None:
     """Write the mmproj GGUF (F16, or F32 for parity checks) for `ckpt`."""
     import gguf
 

@@ -40,11 +40,11 @@ class ConvertConfig:
     force: bool = False
 
 
-def _progress():
+def _progress(show: bool):
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description:<22}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                    transient=False)
+                    transient=False, disable=not show)
 
 
 def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
@@ -65,13 +65,12 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     try:
         llm_f16, mm_f16 = work / f"{slug}.F16.gguf", work / f"{slug}.mmproj-F16.gguf"
-        llm_sizes = sum(_nbytes(ckpt, n) for n in ckpt.names("llm"))
-        mm_sizes = sum(_nbytes(ckpt, n) for n in ckpt.names("vision") + ckpt.names("projector"))
-        with _progress() if show_progress else _Silent() as progress:
-            task = progress.add_task("LLM → GGUF (F16)", total=llm_sizes)
-            write_llm(ckpt, lora, llm_f16, name, lambda n: progress.advance(task, n))
-            task = progress.add_task("vision → mmproj (F16)", total=mm_sizes)
-            write_mmproj(ckpt, mm_f16, name, config.layout, lambda n: progress.advance(task, n))
+        with _progress(show_progress) as progress:
+            task = progress.add_task("LLM → GGUF (F16)", total=None)
+            write_llm(ckpt, lora, llm_f16, name, lambda done, total: progress.update(task, completed=done, total=total))
+            task = progress.add_task("vision → mmproj (F16)", total=None)
+            write_mmproj(ckpt, mm_f16, name, config.layout,
+                         lambda done, total: progress.update(task, completed=done, total=total))
             llm_path, mm_path = llm_f16, mm_f16
             if config.quant != "F16":
                 task = progress.add_task(f"LLM → {config.quant}", total=1)
@@ -108,27 +107,3 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
-
-
-def _nbytes(ckpt, name: str) -> int:
-    shape = ckpt.shape(name)
-    count = 1
-    for d in shape:
-        count *= d
-    return count * (2 if len(shape) > 1 and "position_embedding" not in name else 4)
-
-
-class _Silent:
-    """A progress stand-in that shows nothing (library use, tests)."""
-
-    def __enter__(self) -> "_Silent":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def add_task(self, *args, **kwargs) -> int:
-        return 0
-
-    def advance(self, *args) -> None:
-        return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from critic.errors import BadModelFile, ModelNotFound, UsageError
-from critic.gguf_check import check_pair, read_header
+from critic.gguf_check import check_pair
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
 from critic.paths import data_dir, models_dir
@@ -232,10 +232,3 @@ def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int 
     verify_files(model.folder, model.manifest)
     info = ModelInfo(model.name, model.manifest.quantization, model.manifest.llm.sha256, model.manifest.mmproj.sha256)
     return LlamaEngine(*model.paths(), info, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)
-
-
-def header_summary(path: Path) -> dict:
-    """A few header facts for `critic models show`."""
-    header = read_header(path)
-    return {"architecture": header.architecture, "tensors": len(header.tensors),
-            "quantization": _quantization(header)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from critic.cli.options import add_generation_flags
 from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from critic.prompt import Turn
 
 
 def physical_cores() -> int:
@@ -132,8 +131,3 @@ class Engine(Protocol):
     def close(self) -> None:
         """Release the model."""
         ...
-
-
-def as_turns(records: list[TurnRecord]) -> list[Turn]:
-    """History in the prompt module's terms."""
-    return [Turn(r.question, r.answer) for r in records]

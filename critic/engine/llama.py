@@ -231,16 +231,29 @@ class LlamaSession:
             self.image_encodes += 1
         self._prefix_end = llama.n_tokens
         dropped = 0
-        while self._turn_ids and self._prefix_end + self._turns_length(self._turn_ids) >= self.context_size:
+        while self._turn_ids and self._prefix_end + len(self._history_ids(self._turn_ids)) >= self.context_size:
             self._turn_ids.pop(0)  # restored turns longer than the context: keep the newest
             dropped += 1
         if dropped:
-            self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
+            self._tell_dropped(dropped)
         self._replay(self._turn_ids, timings)
 
-    def _turns_length(self, kept: list[tuple[str, list[int]]]) -> int:
-        """Tokens that `kept` takes after the prefix, laid out as `_replay` lays them out."""
-        return sum((1 if i else 0) + len(self._question_ids(q, i == 0)) + len(a) for i, (q, a) in enumerate(kept))
+    def _history_ids(self, kept: list[tuple[str, list[int]]]) -> list[int]:
+        """The token ids of finished turns after the prefix, in the training layout."""
+        ids: list[int] = []
+        for i, (question, answer) in enumerate(kept):
+            # a later turn starts with the EOS that closed the answer before it
+            ids += ([self.engine.eos] if i else []) + self._question_ids(question, first=i == 0) + answer
+        return ids
+
+    def _next_ids(self, question: str) -> list[int]:
+        """The token ids that ask `question` after the finished turns."""
+        if not self._turn_ids:
+            return self._question_ids(question, first=True)
+        return [self.engine.eos] + self._question_ids(question, first=False)
+
+    def _tell_dropped(self, dropped: int) -> None:
+        self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
 
     def restore(self, turns: list[TurnRecord]) -> None:
         """Continue an earlier conversation: its turns are evaluated after the painting on the next question."""
@@ -259,17 +272,14 @@ class LlamaSession:
             self._turn_ids.pop()
         if self._prefix_end is not None and self.engine._owner is self:
             # llama.cpp drops the cache past n_tokens on the next eval
-            self.engine.llama.n_tokens = self._prefix_end + self._turns_length(self._turn_ids)
+            self.engine.llama.n_tokens = self._prefix_end + len(self._history_ids(self._turn_ids))
         return record
 
     def _replay(self, kept: list[tuple[str, list[int]]], timings: Timings) -> None:
         """Evaluate finished turns' text after the prefix."""
         llama = self.engine.llama
         llama.n_tokens = self._prefix_end
-        ids: list[int] = []
-        for i, (question, answer) in enumerate(kept):
-            # a later turn starts with the EOS that closed the answer before it
-            ids += ([self.engine.eos] if i else []) + self._question_ids(question, first=i == 0) + answer
+        ids = self._history_ids(kept)
         if ids:
             started = time.perf_counter()
             llama.eval(ids)
@@ -277,17 +287,15 @@ class LlamaSession:
 
     def _fit(self, question: str, settings: Settings, timings: Timings) -> list[int]:
         """Token ids for the new question, dropping the oldest turns if the context would overflow."""
-        first = not self._turn_ids
-        ids = self._question_ids(question, first) if first else [self.engine.eos] + self._question_ids(question, False)
+        ids = self._next_ids(question)
         if self.engine.llama.n_tokens + len(ids) + settings.max_tokens <= self.context_size:
             return ids
         dropped = 0
         while self._turn_ids:
             self._turn_ids.pop(0)
             dropped += 1
-            first = not self._turn_ids
-            ids = self._question_ids(question, first) if first else [self.engine.eos] + self._question_ids(question, False)
-            need = sum(len(self._question_ids(q, i == 0)) + len(a) + 1 for i, (q, a) in enumerate(self._turn_ids))
+            ids = self._next_ids(question)
+            need = len(self._history_ids(self._turn_ids))
             if self._prefix_end + need + len(ids) + settings.max_tokens <= self.context_size:
                 break
         if self._prefix_end + len(ids) + settings.max_tokens > self.context_size:
@@ -296,7 +304,7 @@ class LlamaSession:
                 "context after the painting: ask a shorter question or lower --max-tokens"
             )
         self._replay(self._turn_ids, timings)
-        self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
+        self._tell_dropped(dropped)
         return ids
 
     def ask(self, question: str, settings: Settings) -> Iterator[str]:
