@@ -65,6 +65,14 @@ def write_providers(path: Path, url: str, timeout: float = 5.0, concurrency: int
     return path
 
 
+def make_world(folder: Path, url: str) -> Path:
+    """Paintings, images and a providers file pointing at the server at `url`."""
+    make_images(folder / "images")
+    write_paintings(folder / "paintings.csv")
+    write_providers(folder / "providers.toml", url, timeout=10.0)
+    return folder
+
+
 def answer(body: dict[str, Any]) -> str:
     """The scripted server's default answers, by what the prompt asks."""
     prompt = last_user_text(body)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from annotate_support import (
-    CANARY, answer, expected_analyses, make_images, write_paintings, write_providers,
+    make_world, CANARY, answer, expected_analyses,
 )
 from critic.cli import main
 from openai_script_server import ScriptServer
@@ -30,11 +30,9 @@ def server():
 
 @pytest.fixture
 def world(tmp_path, server, monkeypatch):
+    """Paintings, images and a providers file pointing at the scripted server."""
     monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
-    make_images(tmp_path / "images")
-    write_paintings(tmp_path / "paintings.csv")
-    write_providers(tmp_path / "providers.toml", server.url, timeout=10.0)
-    return tmp_path
+    return make_world(tmp_path, server.url)
 
 
 def run_args(world: Path, *extra: str) -> list[str]:

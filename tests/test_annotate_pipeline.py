@@ -13,8 +13,7 @@ from annotate.answers import AnswerStore
 from annotate.prompts import KNOWLEDGE
 from annotate.run import RunConfig, execute, plan
 from annotate_support import (
-    CANARY, KNOWN_IDS, PAINTINGS, answer, expected_analyses, make_images, write_paintings,
-    write_providers,
+    make_world, CANARY, KNOWN_IDS, PAINTINGS, answer, expected_analyses, write_providers,
 )
 from critic.errors import ServerError
 from openai_script_server import EchoAuth, Malformed, Reply, ScriptServer, Slow, Status
@@ -30,10 +29,7 @@ def server():
 def world(tmp_path, server, monkeypatch):
     """Paintings, images and a providers file pointing at the scripted server."""
     monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
-    make_images(tmp_path / "images")
-    write_paintings(tmp_path / "paintings.csv")
-    write_providers(tmp_path / "providers.toml", server.url, timeout=10.0)
-    return tmp_path
+    return make_world(tmp_path, server.url)
 
 
 def config(world: Path, **changes) -> RunConfig:
