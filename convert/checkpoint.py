@@ -260,7 +260,13 @@ def canonical(name: str) -> str | None:
 
 @dataclass
 class Checkpoint:
-    """A LLaVA checkpoint: hyperparameters and lazily loaded canonical tensors."""
+    """A LLaVA checkpoint: hyperparameters and lazily loaded canonical tensors.
+
+    `preprocess` is how training fed it pictures: ``pad`` (``image_aspect_ratio: pad``:
+    pad to a square with the CLIP mean colour, then resize) or ``crop`` (CLIP's resize of
+    the short side and centre crop). `tokenizer_legacy` is the tokenizer's ``legacy``
+    setting, which decides how text after ``</s>`` was tokenized (see critic.prompt).
+    """
 
     path: Path
     layout: str
@@ -268,6 +274,8 @@ class Checkpoint:
     vision: VisionHparams
     tokenizer_model: Path
     tensors: dict[str, TensorRef] = field(default_factory=dict)
+    preprocess: str = "pad"
+    tokenizer_legacy: bool = False
 
     def names(self, kind: str) -> list[str]:
         """Canonical names of one kind (`llm`, `vision`, `projector`), in checkpoint order."""
@@ -306,9 +314,12 @@ def _llm_hparams(cfg: dict) -> LlmHparams:
         raise BadCheckpoint(f"config.json lacks the LLaMA field {err}") from None
 
 
-def _vision_hparams(cfg: dict, preprocessor: dict | None, select_layer: int) -> VisionHparams:
-    from convert.tiny import CLIP_MEAN, CLIP_STD
+# OpenAI CLIP's normalisation, used when a tower folder has no preprocessor_config.json.
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
+
+def _vision_hparams(cfg: dict, preprocessor: dict | None, select_layer: int) -> VisionHparams:
     preprocessor = preprocessor or {}
     try:
         return VisionHparams(
@@ -333,7 +344,62 @@ def _check_folder(path: Path, what: str) -> Path:
     return path
 
 
-def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) -> Checkpoint:
+def tokenizer_legacy(folder: Path) -> bool:
+    """The ``legacy`` setting of a checkpoint's LlamaTokenizer (transformers treats a missing one as true)."""
+    path = Path(folder) / "tokenizer_config.json"
+    legacy = read_json(path).get("legacy") if path.exists() else None
+    return True if legacy is None else bool(legacy)
+
+
+def _tower_names(tower: Path, tower_cfg: dict) -> set[str]:
+    """What a CLIP folder calls itself: its folder name and its config's `_name_or_path`."""
+    names = {tower.resolve().name}
+    named = str(tower_cfg.get("_name_or_path") or "").rstrip("/")
+    if named:
+        names.add(named.rsplit("/", 1)[-1])
+    return {n.lower() for n in names if n}
+
+
+def check_tower(tower: Path, tower_cfg: dict, expected: str | None, allow_other: bool) -> None:
+    """Refuse a tower that does not look like the one the checkpoint was trained with.
+
+    ShareGPT4V fine-tuned its CLIP tower: OpenAI's clip-vit-large-patch14-336 has the same
+    shapes and would convert without a complaint into a model that sees differently.
+    """
+    if not expected or allow_other:
+        return
+    wanted = expected.rstrip("/").rsplit("/", 1)[-1].lower()
+    found = _tower_names(tower, tower_cfg)
+    if wanted not in found:
+        raise BadCheckpoint(
+            f"{tower}: the checkpoint was trained with the vision tower '{expected}', but this folder calls "
+            f"itself {' / '.join(sorted(found))}; give that tower's folder (same shapes are not the same "
+            "weights), or add --allow-other-tower if you are sure"
+        )
+
+
+_PREPROCESS = {"pad": "pad", None: "crop", "square": "crop", "crop": "crop"}
+
+
+def _llava_options(cfg: dict, base: Path) -> str:
+    """Check the LLaVA config fields critic relies on; return the preprocessing they name."""
+    if cfg.get("mm_projector_type", "mlp2x_gelu") != "mlp2x_gelu":
+        raise BadCheckpoint(f"{base}: projector '{cfg['mm_projector_type']}' is not LLaVA-1.5's mlp2x_gelu")
+    feature = cfg.get("mm_vision_select_feature", "patch")
+    if feature != "patch":
+        raise BadCheckpoint(f"{base}: mm_vision_select_feature '{feature}': llama.cpp's LLaVA graph hands the "
+                            "LLM the patch features only ('patch')")
+    if cfg.get("mm_use_im_start_end") or cfg.get("mm_use_im_patch_token"):
+        raise BadCheckpoint(f"{base}: image start/end or patch tokens (mm_use_im_start_end / "
+                            "mm_use_im_patch_token) are not LLaVA-1.5's format and are not supported")
+    aspect = cfg.get("image_aspect_ratio")
+    if aspect not in _PREPROCESS:
+        raise BadCheckpoint(f"{base}: image_aspect_ratio '{aspect}' is not supported (pad, square or none)")
+    return _PREPROCESS[aspect]
+
+
+def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None,
+                    allow_other_tower: bool = False) -> Checkpoint:
     """Open a LLaVA checkpoint in either layout; raise BadCheckpoint naming what is wrong."""
     base = _check_folder(Path(base), "LLaVA checkpoint")
     cfg = read_json(base / "config.json")
@@ -344,8 +410,6 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) ->
             f"{base}: neither an original LLaVA checkpoint (mm_projector_type in config.json) "
             "nor a transformers LlavaForConditionalGeneration folder (text_config + vision_config)"
         )
-    if original and cfg.get("mm_projector_type", "mlp2x_gelu") != "mlp2x_gelu":
-        raise BadCheckpoint(f"{base}: projector '{cfg['mm_projector_type']}' is not LLaVA-1.5's mlp2x_gelu")
     tokenizer = base / "tokenizer.model"
     if not tokenizer.exists():
         raise BadCheckpoint(f"{base}: no tokenizer.model (the SentencePiece vocabulary LLaVA-1.5 uses)")
@@ -357,10 +421,18 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) ->
         text_cfg.setdefault("vocab_size", cfg.get("vocab_size", 32000))
         llm = _llm_hparams(text_cfg)
         select = cfg.get("vision_feature_layer", -2)
+        strategy = cfg.get("vision_feature_select_strategy", "default")
+        if strategy != "default":
+            raise BadCheckpoint(f"{base}: vision_feature_select_strategy '{strategy}': llama.cpp's LLaVA graph "
+                                "hands the LLM the patch features only ('default')")
+        if cfg.get("projector_hidden_act", "gelu") != "gelu":
+            raise BadCheckpoint(f"{base}: projector activation '{cfg['projector_hidden_act']}' is not gelu")
         vision = _vision_hparams(cfg["vision_config"], _maybe_json(base / "preprocessor_config.json"), select)
+        preprocess = _PREPROCESS.get(cfg.get("image_aspect_ratio"), "crop")
         layout = "transformers"
     else:
         llm = _llm_hparams(cfg)
+        preprocess = _llava_options(cfg, base)
         select = cfg.get("mm_vision_select_layer", -2)
         has_tower = any(n.startswith("model.vision_tower.") for n in store.names())
         if vision_tower is None and not has_tower:
@@ -371,6 +443,7 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) ->
         if vision_tower is not None:
             tower = _check_folder(Path(vision_tower), "CLIP vision tower")
             tower_cfg = read_json(tower / "config.json")
+            check_tower(tower, tower_cfg, cfg.get("mm_vision_tower"), allow_other_tower)
             tower_cfg = tower_cfg.get("vision_config", tower_cfg)
             vision = _vision_hparams(tower_cfg, _maybe_json(tower / "preprocessor_config.json"), select)
             tower_store = TensorStore(tower)
@@ -382,7 +455,8 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None) ->
     if select != -2:
         raise BadCheckpoint(f"{base}: vision feature layer {select}; llama.cpp's LLaVA graph uses the penultimate (-2)")
 
-    ckpt = Checkpoint(base, layout, llm, vision, tokenizer)
+    ckpt = Checkpoint(base, layout, llm, vision, tokenizer, preprocess=preprocess,
+                      tokenizer_legacy=tokenizer_legacy(base))
     unknown = []
     for source, name in sources:
         if source is not store and not _tower_name(name).startswith("vision_model."):

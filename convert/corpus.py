@@ -22,7 +22,9 @@ NOUNS = ("strokes", "lines", "shapes", "tones", "masses", "contours", "curves", 
 
 def sentences() -> list[str]:
     """The tokenizer's training text."""
-    lines = [SYSTEM, DEFAULT_QUESTION, "USER: <image>", "ASSISTANT:"]
+    # "</s>USER:" as training text has it after an answer, where a legacy: false tokenizer
+    # encodes USER without the dummy prefix: the vocabulary learns that piece as LLaMA's has it.
+    lines = [SYSTEM, DEFAULT_QUESTION, "USER: <image>", "ASSISTANT:", "</s>USER: And the light? ASSISTANT:"]
     lines += [p.question for p in PERSPECTIVES]
     for i, (subject, verb, colour) in enumerate(itertools.product(SUBJECTS, VERBS, COLOURS)):
         quality = QUALITIES[i % len(QUALITIES)]

@@ -12,7 +12,7 @@ from convert.checkpoint import Checkpoint, iter_llm_names
 from convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
 from convert.lora import Lora
 from critic.errors import BadCheckpoint
-from critic.prompt import CHAT_TEMPLATE
+from critic.prompt import CHAT_TEMPLATE, LEGACY_KEY
 
 
 def permute_qk(weight, heads: int):
@@ -125,4 +125,6 @@ def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
     writer.add_add_eos_token(False)
     writer.add_add_space_prefix(True)
     writer.add_chat_template(CHAT_TEMPLATE)
+    # How the training tokenizer encoded text after </s> (see critic.prompt); llama.cpp ignores it.
+    writer.add_bool(LEGACY_KEY, ckpt.tokenizer_legacy)
     write_gguf(path, writer, plan_llm(ckpt, lora, np.float32 if f32 else np.float16), progress)

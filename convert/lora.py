@@ -59,8 +59,17 @@ def _adapter_weights(folder: Path) -> dict:
     raise BadCheckpoint(f"{folder}: no adapter_model.safetensors or adapter_model.bin")
 
 
-def open_lora(folder: str | Path, ckpt: Checkpoint) -> Lora:
-    """Read a LoRA folder and check it fits `ckpt`; raise BadCheckpoint naming the problem."""
+PROJECTOR_FILE = "non_lora_trainables.bin"
+
+
+def open_lora(folder: str | Path, ckpt: Checkpoint, allow_base_projector: bool = False) -> Lora:
+    """Read a LoRA folder and check it fits `ckpt`; raise BadCheckpoint naming the problem.
+
+    GalleryGPT trained the projector with the LoRA and saved it in ``non_lora_trainables.bin``
+    (LLaVA's train.py writes it only at the end: a ``checkpoint-N/`` folder lacks it). Without
+    it the base's projector would be converted silently, so that is an error unless
+    `allow_base_projector`.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise BadCheckpoint(f"{folder}: no such LoRA folder")
@@ -105,7 +114,14 @@ def open_lora(folder: str | Path, ckpt: Checkpoint) -> Lora:
             )
         lora.factors[name] = (a, b)
 
-    extra = folder / "non_lora_trainables.bin"
+    extra = folder / PROJECTOR_FILE
+    if not extra.exists() and not allow_base_projector:
+        hint = (" (a checkpoint-N/ folder never has it: use the run's final folder)"
+                if folder.name.startswith("checkpoint-") else "")
+        raise BadCheckpoint(
+            f"{folder}: no {PROJECTOR_FILE}, the projector GalleryGPT trained with the LoRA{hint}; "
+            "converting without it keeps the base's projector: add --allow-base-projector if that is meant"
+        )
     if extra.exists():
         for key, tensor in load_torch_pickle(extra).items():
             name = canonical(key.removeprefix(PEFT_PREFIX))

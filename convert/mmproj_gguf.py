@@ -5,12 +5,19 @@ What llama.cpp's LLaVA graph (0.3.36) expects: ``clip.projector_type = mlp``, th
 in F32, no ``v.post_ln``; it runs all but the last layer (LLaVA's penultimate feature).
 
 Class-token layout. That graph appends the class token *after* the patches, adds position
-rows 0..N in that order, then keeps rows 1..N. So with the stock table every patch gets
-its left neighbour's position. ``rotated`` stores the table shifted by one (row i holds
-position i+1, the last row position 0), which gives every patch and the class token their
-own positions, so each patch's features equal transformers' exactly; the one residual is
-that llama.cpp still hands the LLM patches 1..N-1 then the class token, where transformers
-hands patches 0..N-1. `critic convert verify` measures both layouts.
+rows 0..N in that order, then hands the projector rows 1..N. So with the stock table every
+patch gets its left neighbour's position, and the LLM gets patches 1..N-1 and the class
+token where LLaVA gives patches 0..N-1. A single encode can never give all N patches (it
+has N picture slots and the class token, and always drops slot 0), so the layouts are:
+
+- ``exact`` (the default): two files. The main mmproj stores the table *rotated* (row i
+  holds position i+1, the last row position 0): every output is exact, and rows 0..N-2 are
+  patches 1..N-1. The ``patch0`` mmproj stores ``[pos N, pos 1..N-1, pos 0]``; fed the
+  picture with its patches rolled one place on (`critic.images.roll_patches`), its first
+  output row is patch 0. critic's engine joins the two (see critic/engine/llama.py).
+- ``rotated``: the main file alone, for llama.cpp front ends that encode once
+  (llama-server): patches 1..N-1 exact, patch 0 missing, the class token last.
+- ``stock``: the table as released, what other converters write.
 """
 
 from __future__ import annotations
@@ -24,8 +31,19 @@ from convert.checkpoint import Checkpoint
 from convert.gguf_stream import PlannedTensor, Progress, write_gguf
 from critic.errors import BadCheckpoint
 
-LAYOUTS = ("rotated", "stock")
-DEFAULT_LAYOUT = "rotated"
+LAYOUTS = ("exact", "rotated", "stock")
+DEFAULT_LAYOUT = "exact"
+TABLES = ("rotated", "stock", "patch0")
+"""The position tables a file can hold; `exact` is a `rotated` file plus a `patch0` file."""
+
+
+def position_table(table, kind: str):
+    """The (N+1, hidden) position table in the row order llama.cpp's graph needs for `kind`."""
+    if kind == "rotated":
+        return table.roll(-1, dims=0)
+    if kind == "patch0":
+        return table[[table.shape[0] - 1, *range(1, table.shape[0] - 1), 0]]
+    return table
 
 # gguf-py's MMPROJ map covers the CLIP tower under this prefix; the projector it does not
 # name for LLaVA-1.5 (it maps transformers' linear_1 to mm.1), so that is ours.
@@ -44,12 +62,12 @@ def _vision_gguf_name(name: str, tensor_map) -> str | None:
     return found
 
 
-def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT, f32: bool = False) -> list[PlannedTensor]:
-    """Every mmproj tensor with its GGUF name and type."""
+def plan_mmproj(ckpt: Checkpoint, table: str = "rotated", f32: bool = False) -> list[PlannedTensor]:
+    """Every mmproj tensor with its GGUF name and type; the position table arranged as `table`."""
     import gguf
 
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown class-token layout {layout}")
+    if table not in TABLES:
+        raise ValueError(f"unknown position table {table}")
     hp = ckpt.vision
     tensor_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, hp.layers)
     # llama.cpp swaps ffn_up/ffn_down when ffn_down's input width equals the embedding
@@ -70,13 +88,10 @@ def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT, f32: bool = Fals
         # table in F32 (llama.cpp requires class_embd in F32).
         f16 = len(shape) > 1 and "position_embd" not in gname and not f32
         dtype = np.float16 if f16 else np.float32
-        rotate = layout == "rotated" and "position_embd" in gname
+        arrange = table if "position_embd" in gname else "stock"
 
-        def blocks(ref=ref, dtype=dtype, rotate=rotate) -> Iterator[np.ndarray]:
-            tensor = ref.load()
-            if rotate:
-                tensor = tensor.roll(-1, dims=0)
-            yield tensor.numpy().astype(dtype)
+        def blocks(ref=ref, dtype=dtype, arrange=arrange) -> Iterator[np.ndarray]:
+            yield position_table(ref.load(), arrange).numpy().astype(dtype)
 
         plans.append(PlannedTensor(gname, shape, dtype, blocks))
     names = {p.name for p in plans}
@@ -86,9 +101,9 @@ def plan_mmproj(ckpt: Checkpoint, layout: str = DEFAULT_LAYOUT, f32: bool = Fals
     return plans
 
 
-def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_LAYOUT,
+def write_mmproj(ckpt: Checkpoint, path: Path, name: str, table: str = "rotated",
                  progress: Progress | None = None, f32: bool = False) -> None:
-    """Write the mmproj GGUF (F16, or F32 for parity checks) for `ckpt`."""
+    """Write the mmproj GGUF (F16, or F32 for parity checks) for `ckpt` with the position `table`."""
     import gguf
 
     hp = ckpt.vision
@@ -110,5 +125,6 @@ def write_mmproj(ckpt: Checkpoint, path: Path, name: str, layout: str = DEFAULT_
     writer.add_array(gguf.Keys.ClipVision.IMAGE_MEAN, [float(v) for v in hp.mean])
     writer.add_array(gguf.Keys.ClipVision.IMAGE_STD, [float(v) for v in hp.std])
     writer.add_bool(gguf.Keys.ClipVision.USE_GELU, hp.act == "gelu")
-    writer.add_string("critic.class_token_layout", layout)
-    write_gguf(path, writer, plan_mmproj(ckpt, layout, f32), progress)
+    writer.add_string("critic.class_token_layout", table)
+    writer.add_string("critic.preprocess", ckpt.preprocess)
+    write_gguf(path, writer, plan_mmproj(ckpt, table, f32), progress)

@@ -17,7 +17,7 @@ from pathlib import Path
 from convert.checkpoint import open_checkpoint
 from convert.lora import open_lora
 from convert.llm_gguf import write_llm
-from convert.mmproj_gguf import DEFAULT_LAYOUT, write_mmproj
+from convert.mmproj_gguf import DEFAULT_LAYOUT, LAYOUTS, write_mmproj
 from convert.quantize import LLM_TYPES, MMPROJ_TYPES, quantize
 from critic import __version__
 from critic.errors import UsageError
@@ -38,6 +38,8 @@ class ConvertConfig:
     name: str | None = None
     layout: str = DEFAULT_LAYOUT
     force: bool = False
+    allow_other_tower: bool = False
+    allow_base_projector: bool = False
 
 
 def _progress(show: bool):
@@ -56,41 +58,56 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
         raise UsageError(f"--mmproj-quant {config.mmproj_quant}: choose one of {', '.join(MMPROJ_TYPES)}")
     if out.exists() and not config.force:
         raise UsageError(f"{out} exists: choose another --out or add --force to replace it")
-    ckpt = open_checkpoint(config.base, config.vision_tower)
-    lora = open_lora(config.lora, ckpt) if config.lora else None
+    if config.layout not in LAYOUTS:
+        raise UsageError(f"--layout {config.layout}: choose one of {', '.join(LAYOUTS)}")
+    ckpt = open_checkpoint(config.base, config.vision_tower, config.allow_other_tower)
+    lora = open_lora(config.lora, ckpt, config.allow_base_projector) if config.lora else None
     name = config.name or (Path(config.lora).name if config.lora else Path(config.base).name)
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     try:
-        llm_f16, mm_f16 = work / f"{slug}.F16.gguf", work / f"{slug}.mmproj-F16.gguf"
+        llm_f16 = work / f"{slug}.F16.gguf"
         with _progress(show_progress) as progress:
             task = progress.add_task("LLM → GGUF (F16)", total=None)
             write_llm(ckpt, lora, llm_f16, name, lambda done, total: progress.update(task, completed=done, total=total))
-            task = progress.add_task("vision → mmproj (F16)", total=None)
-            write_mmproj(ckpt, mm_f16, name, config.layout,
-                         lambda done, total: progress.update(task, completed=done, total=total))
-            llm_path, mm_path = llm_f16, mm_f16
+            tables = {"exact": ["rotated", "patch0"]}.get(config.layout, [config.layout])
+            mmprojs = []
+            for table in tables:
+                suffix = "" if table != "patch0" else "-patch0"
+                path = work / f"{slug}.mmproj{suffix}-F16.gguf"
+                task = progress.add_task(f"vision → mmproj{suffix} (F16)", total=None)
+                write_mmproj(ckpt, path, name, table,
+                             lambda done, total, task=task: progress.update(task, completed=done, total=total))
+                if config.mmproj_quant != "F16":
+                    task = progress.add_task(f"mmproj{suffix} → {config.mmproj_quant}", total=1)
+                    quantized = work / f"{slug}.mmproj{suffix}-{config.mmproj_quant}.gguf"
+                    quantize(path, quantized, config.mmproj_quant)
+                    path.unlink()
+                    path = quantized
+                    progress.advance(task)
+                mmprojs.append(path)
+            llm_path = llm_f16
             if config.quant != "F16":
                 task = progress.add_task(f"LLM → {config.quant}", total=1)
                 llm_path = work / f"{slug}.{config.quant}.gguf"
                 quantize(llm_f16, llm_path, config.quant)
                 llm_f16.unlink()
                 progress.advance(task)
-            if config.mmproj_quant != "F16":
-                task = progress.add_task(f"mmproj → {config.mmproj_quant}", total=1)
-                mm_path = work / f"{slug}.mmproj-{config.mmproj_quant}.gguf"
-                quantize(mm_f16, mm_path, config.mmproj_quant)
-                mm_f16.unlink()
-                progress.advance(task)
         hp = ckpt.vision
+
+        def entry(path: Path, quant: str) -> ModelFile:
+            return ModelFile(path.name, file_sha256(path), path.stat().st_size, quant)
+
         manifest = Manifest(
             name=name,
-            llm=ModelFile(llm_path.name, file_sha256(llm_path), llm_path.stat().st_size, config.quant),
-            mmproj=ModelFile(mm_path.name, file_sha256(mm_path), mm_path.stat().st_size, config.mmproj_quant),
+            llm=entry(llm_path, config.quant),
+            mmproj=entry(mmprojs[0], config.mmproj_quant),
+            patch0=entry(mmprojs[1], config.mmproj_quant) if len(mmprojs) > 1 else None,
+            tokenizer_legacy=ckpt.tokenizer_legacy,
             image={"size": hp.image_size, "patch": hp.patch_size, "mean": list(hp.mean), "std": list(hp.std),
-                   "preprocess": "pad"},
+                   "preprocess": ckpt.preprocess},
             source={"base": str(Path(config.base).resolve()), "layout": ckpt.layout,
                     "vision_tower": str(Path(config.vision_tower).resolve()) if config.vision_tower else None,
                     "lora": str(Path(config.lora).resolve()) if config.lora else None,

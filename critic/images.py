@@ -11,6 +11,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -110,10 +111,9 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
     return LoadedImage(path, rgb, file_sha256(path), fmt, size)
 
 
-def mean_colour(image: Image.Image) -> tuple[int, int, int]:
-    """The image's mean colour, the padding LLaVA's `pad` preprocessing uses."""
-    mean = np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0)
-    return tuple(int(v) for v in mean)  # type: ignore[return-value]
+def pad_colour(mean: Sequence[float]) -> tuple[int, int, int]:
+    """LLaVA's padding colour: the CLIP mean as 8-bit values, truncated (122, 116, 104 for CLIP)."""
+    return tuple(int(v * 255) for v in mean)  # type: ignore[return-value]
 
 
 def pad_to_square(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image:
@@ -125,6 +125,43 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image
     canvas = Image.new(image.mode, (side, side), fill)
     canvas.paste(image, ((side - width) // 2, (side - height) // 2))
     return canvas
+
+
+PREPROCESS_MODES = ("pad", "crop")
+
+
+def model_input(image: Image.Image, size: int, mean: Sequence[float], preprocess: str = "pad") -> Image.Image:
+    """The picture exactly as LLaVA hands it to CLIP, at the model's input size.
+
+    ``pad`` (GalleryGPT's ``image_aspect_ratio: pad``): pad to a square with `pad_colour`,
+    then CLIPImageProcessor's bicubic resize. ``crop``: CLIPImageProcessor alone, which
+    resizes the short side to `size` and crops the centre. llama.cpp given a picture of
+    exactly `size` × `size` copies it unchanged, so its own order (resize, then pad) never
+    comes into play.
+    """
+    rgb = image.convert("RGB")
+    if preprocess == "pad":
+        return pad_to_square(rgb, pad_colour(mean)).resize((size, size), Image.Resampling.BICUBIC)
+    if preprocess != "crop":
+        raise ValueError(f"unknown preprocessing '{preprocess}'")
+    width, height = rgb.size
+    short, long = sorted((width, height))
+    resized = (size, int(size * long / short)) if width <= height else (int(size * long / short), size)
+    rgb = rgb.resize(resized, Image.Resampling.BICUBIC)
+    left, top = (rgb.width - size) // 2, (rgb.height - size) // 2
+    return rgb.crop((left, top, left + size, top + size))
+
+
+def roll_patches(image: Image.Image, patch: int) -> Image.Image:
+    """The picture's `patch`-pixel tiles moved one place on in raster order, the last tile first."""
+    array = np.asarray(image.convert("RGB"))
+    rows, cols = array.shape[0] // patch, array.shape[1] // patch
+    if (rows * patch, cols * patch) != array.shape[:2]:
+        raise ValueError(f"{image.size} is not a whole number of {patch}-pixel patches")
+    tiles = array.reshape(rows, patch, cols, patch, 3).transpose(0, 2, 1, 3, 4).reshape(rows * cols, patch, patch, 3)
+    tiles = np.roll(tiles, 1, axis=0)
+    back = tiles.reshape(rows, cols, patch, patch, 3).transpose(0, 2, 1, 3, 4).reshape(array.shape)
+    return Image.fromarray(np.ascontiguousarray(back), "RGB")
 
 
 def iter_image_paths(targets: list[str | Path]) -> list[Path]:

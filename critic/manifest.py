@@ -39,6 +39,9 @@ class Manifest:
     image: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     class_token_layout: str = "rotated"
+    patch0: ModelFile | None = None
+    """With the ``exact`` layout: the second mmproj that yields patch 0 (convert/mmproj_gguf.py)."""
+    tokenizer_legacy: bool = False
     schema: int = SCHEMA
 
     @property
@@ -50,6 +53,9 @@ class Manifest:
         """The manifest as pretty JSON."""
         data = asdict(self)
         data["files"] = {"llm": data.pop("llm"), "mmproj": data.pop("mmproj")}
+        patch0 = data.pop("patch0")
+        if patch0:
+            data["files"]["patch0"] = patch0
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
@@ -62,12 +68,22 @@ class Manifest:
             data = json.loads(path.read_text())
             files = data.pop("files")
             data.pop("schema", None)
-            return cls(llm=ModelFile(**files["llm"]), mmproj=ModelFile(**files["mmproj"]), **data)
+            patch0 = ModelFile(**files["patch0"]) if files.get("patch0") else None
+            return cls(llm=ModelFile(**files["llm"]), mmproj=ModelFile(**files["mmproj"]), patch0=patch0, **data)
         except FileNotFoundError:
             raise BadModelFile(f"{path}: no manifest; make the folder with `critic convert`") from None
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
             raise BadModelFile(f"{path}: not a critic manifest ({err.__class__.__name__}: {err})") from None
 
+    @property
+    def files(self) -> list[ModelFile]:
+        """Every file of the model."""
+        return [self.llm, self.mmproj] + ([self.patch0] if self.patch0 else [])
+
     def file_paths(self, folder: Path) -> tuple[Path, Path]:
         """Absolute paths of the LLM and mmproj files."""
         return folder / self.llm.path, folder / self.mmproj.path
+
+    def patch0_path(self, folder: Path) -> Path | None:
+        """Absolute path of the patch-0 mmproj, if the model has one."""
+        return folder / self.patch0.path if self.patch0 else None

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from critic.errors import BadModelFile, ModelNotFound, UsageError
-from critic.gguf_check import check_pair
+from critic.gguf_check import check_mmproj, check_pair
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
 from critic.paths import data_dir, models_dir
+from critic.prompt import LEGACY_KEY
 
 INSTALL_HINT = (
     "no model installed: make one with `critic convert BASE --vision-tower VT --lora LORA --out DIR` "
@@ -39,8 +40,9 @@ class InstalledModel:
 
     @property
     def size(self) -> int:
-        """Bytes on disk of both files."""
-        return sum(p.stat().st_size for p in self.paths() if p.exists())
+        """Bytes on disk of the model's files."""
+        return sum((self.folder / f.path).stat().st_size for f in self.manifest.files
+                   if (self.folder / f.path).exists())
 
     def paths(self) -> tuple[Path, Path]:
         """(llm, mmproj) paths."""
@@ -80,7 +82,7 @@ def verify_files(folder: Path, manifest: Manifest) -> None:
     except json.JSONDecodeError:
         cache = {}
     changed = False
-    for entry in (manifest.llm, manifest.mmproj):
+    for entry in manifest.files:
         path = folder / entry.path
         if not path.is_file():
             raise BadModelFile(f"{path}: missing; reinstall the model with `critic models add`")
@@ -95,6 +97,8 @@ def verify_files(folder: Path, manifest: Manifest) -> None:
                 f"{path}: sha256 differs from the manifest (damaged or replaced); convert or add the model again"
             )
     check_pair(*manifest.file_paths(folder))
+    if manifest.patch0:
+        check_mmproj(folder / manifest.patch0.path)
     if changed:
         try:
             cache_path.write_text(json.dumps(cache))
@@ -141,9 +145,11 @@ def add_files(llm: str | Path, mmproj: str | Path, name: str, force: bool = Fals
         llm=ModelFile(llm.name, file_sha256(llm), llm.stat().st_size, _quantization(llm_header)),
         mmproj=ModelFile(mmproj.name, file_sha256(mmproj), mmproj.stat().st_size, _quantization(mm_header)),
         image={"size": fields["clip.vision.image_size"], "patch": fields["clip.vision.patch_size"],
-               "mean": fields["clip.vision.image_mean"], "std": fields["clip.vision.image_std"], "preprocess": "pad"},
+               "mean": fields["clip.vision.image_mean"], "std": fields["clip.vision.image_std"],
+               "preprocess": str(fields.get("critic.preprocess", "pad"))},
         source={"llm": str(llm.resolve()), "mmproj": str(mmproj.resolve())},
         class_token_layout=str(fields.get("critic.class_token_layout", "stock")),
+        tokenizer_legacy=bool(llm_header.fields.get(LEGACY_KEY, False)),
     )
     if llm.name == mmproj.name:
         raise UsageError("the LLM and the mmproj have the same file name; rename one")
@@ -160,9 +166,8 @@ def _install(manifest: Manifest, folder: Path | None, force: bool,
     staging = target.with_name(f".{target.name}.part")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    llm_src, mm_src = sources or manifest.file_paths(folder)
-    _place(llm_src, staging / manifest.llm.path)
-    _place(mm_src, staging / manifest.mmproj.path)
+    for entry, source in zip(manifest.files, sources or [folder / f.path for f in manifest.files]):
+        _place(source, staging / entry.path)
     (staging / MANIFEST_NAME).write_text(manifest.to_json())
     os.replace(staging, target)
     if not _settings().get("default"):
@@ -231,4 +236,4 @@ def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int 
     model = find(name)
     verify_files(model.folder, model.manifest)
     info = ModelInfo(model.name, model.manifest.quantization, model.manifest.llm.sha256, model.manifest.mmproj.sha256)
-    return LlamaEngine(*model.paths(), info, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)
+    return LlamaEngine.from_folder(model.folder, info, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)

@@ -1,12 +1,10 @@
 """Samples to tensors: the painting preprocessed as LLaVA-1.5 does, tokens padded into a batch.
 
-Preprocessing is LLaVA's ``image_aspect_ratio: pad``: the image is padded to a square with
-the vision tower's mean colour (``image_mean × 255``, which is what LLaVA's ``expand2square``
-fills with and what the paper calls padding with the mean colour), resized to the tower's
-size with bicubic resampling, scaled to [0, 1] and normalised with its mean and std. On a
-square image that is exactly what ``CLIPImageProcessor`` does (shortest-edge resize, then a
-centre crop that cuts nothing); it is written out here because it is four lines, and the
-processor's fast variant would need torchvision.
+Preprocessing is `critic.images.model_input`, the same function the runtime hands
+llama.cpp its pixels with: for LLaVA's ``image_aspect_ratio: pad`` the image is padded to a
+square with the vision tower's mean colour (``image_mean × 255``, what LLaVA's
+``expand2square`` fills with), resized to the tower's size with bicubic resampling, then
+scaled to [0, 1] and normalised with its mean and std, as ``CLIPImageProcessor`` does.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from critic.images import load_image, pad_to_square
+from critic.images import load_image, model_input
 from train.encode import IGNORE, Example
 
 
@@ -28,16 +26,11 @@ class Pixels:
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-
-    @property
-    def fill(self) -> tuple[int, int, int]:
-        """The padding colour: the tower's mean in 0-255, as LLaVA's expand2square uses."""
-        return tuple(int(x * 255) for x in self.mean)  # type: ignore[return-value]
+    preprocess: str = "pad"
 
     def array(self, image: Image.Image) -> np.ndarray:
         """(3, size, size) float32, normalised."""
-        square = pad_to_square(image.convert("RGB"), self.fill)
-        resized = square.resize((self.size, self.size), Image.Resampling.BICUBIC)
+        resized = model_input(image, self.size, self.mean, self.preprocess)
         data = np.asarray(resized, dtype=np.float32) / 255.0
         data = (data - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return data.transpose(2, 0, 1).copy()

@@ -35,9 +35,12 @@ class Example:
 
 
 def encode(record: int, image: Path, turns: Sequence[Turn], tokenize: Tokenize, bos_id: int, eos_id: int,
-           image_tokens: int, max_length: int) -> Example | None:
-    """The sample for one conversation, cut to `max_length`; None if no answer token is left."""
-    layout = layout_tokens(tokenize, bos_id, eos_id, turns)
+           image_tokens: int, max_length: int, legacy: bool = False) -> Example | None:
+    """The sample for one conversation, cut to `max_length`; None if no answer token is left.
+
+    `legacy` is the base tokenizer's setting (`convert.checkpoint.tokenizer_legacy`).
+    """
+    layout = layout_tokens(tokenize, bos_id, eos_id, turns, legacy=legacy)
     labels = [IGNORE] * len(layout.after)
     for start, stop in layout.answer_spans:
         labels[start:stop] = layout.after[start:stop]
@@ -51,7 +54,11 @@ def encode(record: int, image: Path, turns: Sequence[Turn], tokenize: Tokenize, 
 
 
 def hf_tokenizer(base: str | Path):
-    """LLaMA's slow SentencePiece tokenizer from the checkpoint, as the convert parity test uses it."""
+    """LLaMA's SentencePiece tokenizer from the checkpoint, always adding the dummy prefix.
+
+    The prefix-free encoding after ``</s>`` that a ``legacy: false`` tokenizer makes is
+    derived from this one by `critic.prompt.after_eos`, as the runtime derives it.
+    """
     from transformers import LlamaTokenizer
 
     return LlamaTokenizer.from_pretrained(str(base), legacy=True)

@@ -93,7 +93,7 @@ class Dataset:
 
 
 def build_dataset(config: TrainConfig, tokenize, bos_id: int, eos_id: int, image_tokens: int,
-                  index: list[int] | None = None) -> Dataset:
+                  index: list[int] | None = None, legacy: bool = False) -> Dataset:
     """Read, check and tokenize the data; `index` (from a run being resumed) fixes which records are used."""
     sha = file_sha256(Path(config.data))
     records = read_records(config.data)
@@ -107,7 +107,8 @@ def build_dataset(config: TrainConfig, tokenize, bos_id: int, eos_id: int, image
         usable = [(records[i], resolve_image(root, records[i].image)) for i in index]
     examples = []
     for record, path in usable:
-        example = encode(record.index, path, record.turns, tokenize, bos_id, eos_id, image_tokens, config.max_length)
+        example = encode(record.index, path, record.turns, tokenize, bos_id, eos_id, image_tokens, config.max_length,
+                         legacy)
         if example is None:
             report.truncated += 1
             report.no_answer_left += 1
@@ -241,7 +242,7 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
             raise BadData(f"{config.data} changed since the run began; resume needs the same data file")
         index = saved_index["records"]
     dataset = build_dataset(config, plain_encoder(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id,
-                            image_tokens, index)
+                            image_tokens, index, ckpt.tokenizer_legacy)
     schedule = Schedule(len(dataset.examples), config.batch_size, config.micro_batch_size,
                         accelerator.num_processes, config.max_steps, config.epochs, config.seed)
     problem = schedule.check()
@@ -303,7 +304,8 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
         accelerator.init_trackers("critic-train", config={k: str(v) if isinstance(v, list) else v
                                                           for k, v in asdict(config).items()})
 
-    loader = DataLoader(SampleSet(dataset.examples, Pixels(ckpt.vision.image_size, ckpt.vision.mean, ckpt.vision.std)),
+    loader = DataLoader(SampleSet(dataset.examples, Pixels(ckpt.vision.image_size, ckpt.vision.mean, ckpt.vision.std,
+                                                     ckpt.preprocess)),
                         batch_sampler=StepBatches(schedule, start, accelerator.process_index),
                         collate_fn=Collate(image_tokens), num_workers=config.num_workers,
                         # its own generator: the workers' seed must not be drawn from the global RNG,

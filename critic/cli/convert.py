@@ -22,8 +22,13 @@ def register(sub) -> None:
     parser.add_argument("--quant", default="Q4_K_M", help="LLM type: Q4_K_M (default), Q5_K_M, Q8_0, F16")
     parser.add_argument("--mmproj-quant", default="F16", help="mmproj type: F16 (default) or Q8_0")
     parser.add_argument("--name", help="model name (default: the LoRA or base folder's name)")
-    parser.add_argument("--layout", choices=("rotated", "stock"), default="rotated",
-                        help="class-token position layout in the mmproj (see README)")
+    parser.add_argument("--layout", choices=("exact", "rotated", "stock"), default="exact",
+                        help="image-token layout: exact (default: two mmproj files, every image token as trained), "
+                             "rotated (one file for llama-server; patch 0 lost) or stock (see README)")
+    parser.add_argument("--allow-other-tower", action="store_true",
+                        help="convert with a vision tower other than the one the checkpoint names")
+    parser.add_argument("--allow-base-projector", action="store_true",
+                        help="convert a LoRA that lacks non_lora_trainables.bin with the base's projector")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--reference", metavar="BASE", help="with `verify`: the checkpoint to compare against")
     parser.add_argument("--image", metavar="IMAGE", help="with `verify`: painting to use")
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = convert(ConvertConfig(base=args.base, out=args.out, vision_tower=args.vision_tower, lora=args.lora,
                                 quant=args.quant, mmproj_quant=args.mmproj_quant, name=args.name,
-                                layout=args.layout, force=args.force), show_progress=sys.stderr.isatty())
+                                layout=args.layout, force=args.force, allow_other_tower=args.allow_other_tower,
+                                allow_base_projector=args.allow_base_projector),
+                  show_progress=sys.stderr.isatty())
     print(f"wrote {out}; install it with `critic models add {out}`")
     return 0

@@ -1,11 +1,20 @@
 """The in-process engine: llama.cpp through llama-cpp-python's Llama and libmtmd.
 
 Why not the stock `Llava15ChatHandler`: it rebuilds the prompt from chat messages (losing
-the exact spaces and newline of the LLaVA v1 format), clears the KV cache and encodes the
+the exact spaces and newline of the Vicuna v1 format), clears the KV cache and encodes the
 image again on every call. Here a session encodes its painting once; each later turn
 evaluates only its own text after the cached prefix, in exactly the token layout of
 `critic.prompt`. When the context would overflow, the oldest turns are dropped by
 re-evaluating the kept turns' text after the image, never the image or the system prompt.
+
+The picture. critic preprocesses it as LLaVA does (`critic.images.model_input`: pad to a
+square, then resize) and hands llama.cpp exactly the model's input size, which llama.cpp
+copies unchanged. With an ``exact`` model (a ``patch0`` mmproj beside the main one) the
+image tokens are assembled here: llama.cpp's LLaVA graph (llama-cpp-python 0.3.36) drops
+patch 0 and hands on the class token, so the main mmproj's rows 0..N-2 (patches 1..N-1,
+its table rotated) follow the first row of a second encode of the picture with its patches
+rolled one place on (patch 0); the N rows are then decoded as embeddings. See
+convert/mmproj_gguf.py for the tables.
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ import numpy as np
 
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
 from critic.errors import BadModelFile, ContextOverflow
-from critic.gguf_check import check_pair
-from critic.images import LoadedImage, load_image
+from critic.gguf_check import check_mmproj, check_pair
+from critic.images import LoadedImage, load_image, model_input, roll_patches
 from critic.prompt import (
+    LEGACY_KEY,
+    after_eos,
     first_question_text,
     head_text,
     later_question_text,
@@ -52,8 +63,10 @@ class LlamaEngine:
     """A GalleryGPT model loaded in this process."""
 
     def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
-                 threads: int | None = None, n_batch: int = 512) -> None:
-        check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
+                 threads: int | None = None, n_batch: int = 512, patch0: Path | None = None) -> None:
+        llm_header, mm_header = check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
+        if patch0 is not None:
+            self._check_patch0(mm_header, check_mmproj(patch0))
         import llama_cpp
         import llama_cpp.mtmd_cpp as mtmd
 
@@ -61,6 +74,13 @@ class LlamaEngine:
         self.info = info
         self._mtmd = mtmd
         self._llama_cpp = llama_cpp
+        fields = mm_header.fields
+        self.image_size = int(fields["clip.vision.image_size"])
+        self.patch_size = int(fields["clip.vision.patch_size"])
+        self.image_mean = tuple(fields["clip.vision.image_mean"])
+        self.preprocess = str(fields.get("critic.preprocess", "pad"))
+        self.legacy = bool(llm_header.fields.get(LEGACY_KEY, False))
+        self.exact = patch0 is not None
         threads = threads or physical_cores()
         started = time.perf_counter()
         try:
@@ -70,23 +90,59 @@ class LlamaEngine:
             )
         except ValueError as err:
             raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
-        params = mtmd.mtmd_context_params_default()
-        params.use_gpu = True
-        params.print_timings = False
-        params.n_threads = threads
-        params.warmup = False
-        self.ctx = mtmd.mtmd_init_from_file(str(mmproj).encode(), self.llama.model, params)
-        if not self.ctx:
-            raise BadModelFile(f"{mmproj}: llama.cpp could not load the mmproj")
+        self.ctx = self.patch0_ctx = None
+        self.ctx = self._load_mmproj(mmproj, threads)
+        if patch0 is not None:
+            self.patch0_ctx = self._load_mmproj(patch0, threads)
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = self.llama.n_ctx()
         self.eos = self.llama.token_eos()
         self.bos = self.llama.token_bos()
         self._owner: LlamaSession | None = None
 
+    @classmethod
+    def from_folder(cls, folder: Path, info: ModelInfo | None = None, **options) -> "LlamaEngine":
+        """Load the model a `critic.json` folder describes (every file it names, in its layout)."""
+        from critic.manifest import Manifest
+
+        manifest = Manifest.read(Path(folder))
+        info = info or ModelInfo(manifest.name, manifest.quantization, manifest.llm.sha256, manifest.mmproj.sha256)
+        return cls(*manifest.file_paths(Path(folder)), info, patch0=manifest.patch0_path(Path(folder)), **options)
+
+    @staticmethod
+    def _check_patch0(main, patch0) -> None:
+        """The patch-0 mmproj must be the main one's twin: same model, its own position table."""
+        if patch0.fields.get("critic.class_token_layout") != "patch0":
+            raise BadModelFile(f"{patch0.path}: not a patch-0 mmproj (critic.class_token_layout is "
+                               f"{patch0.fields.get('critic.class_token_layout')!r})")
+        if main.fields.get("critic.class_token_layout") != "rotated":
+            raise BadModelFile(f"{main.path}: the exact layout needs the rotated mmproj beside the patch-0 one")
+        if {k: v[0] for k, v in main.tensors.items()} != {k: v[0] for k, v in patch0.tensors.items()}:
+            raise BadModelFile(f"{patch0.path}: its tensors differ in shape from {main.path}; not the same model")
+
+    def _load_mmproj(self, path: Path, threads: int):
+        mtmd = self._mtmd
+        params = mtmd.mtmd_context_params_default()
+        params.use_gpu = True
+        params.print_timings = False
+        params.n_threads = threads
+        params.warmup = False
+        ctx = mtmd.mtmd_init_from_file(str(path).encode(), self.llama.model, params)
+        if not ctx:
+            raise BadModelFile(f"{path}: llama.cpp could not load the mmproj")
+        return ctx
+
     def tokenize(self, text: str) -> list[int]:
         """Plain SentencePiece encoding of one piece (leading ▁, no BOS), as in training."""
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def tokenize_after_eos(self, text: str) -> list[int]:
+        """The encoding of text right after ``</s>`` that the training tokenizer made."""
+        return after_eos(self.tokenize, self.legacy)(text)
+
+    def model_input(self, image) -> object:
+        """The picture preprocessed as the model was trained, at its input size."""
+        return model_input(image, self.image_size, self.image_mean, self.preprocess)
 
     def open_session(self, image: Path | LoadedImage | None) -> "LlamaSession":
         """Start a conversation about `image` (None for text only)."""
@@ -96,9 +152,10 @@ class LlamaEngine:
         return session
 
     @contextlib.contextmanager
-    def image_chunk(self, image) -> Iterator[object]:
-        """libmtmd's prepared image chunk for a PIL image (freed on exit)."""
+    def image_chunk(self, image, ctx=None) -> Iterator[object]:
+        """libmtmd's prepared image chunk for a PIL image (freed on exit), for `ctx` (the main mmproj)."""
         mtmd = self._mtmd
+        ctx = ctx or self.ctx
         rgb = image.convert("RGB")
         data = rgb.tobytes()
         buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
@@ -111,7 +168,7 @@ class LlamaEngine:
             text.add_special = False
             text.parse_special = True
             bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
-            if mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(text), bitmaps, 1) != 0:
+            if mtmd.mtmd_tokenize(ctx, chunks, ctypes.byref(text), bitmaps, 1) != 0:
                 raise BadModelFile("llama.cpp could not prepare the image for this mmproj")
             for i in range(mtmd.mtmd_input_chunks_size(chunks)):
                 chunk = mtmd.mtmd_input_chunks_get(chunks, i)
@@ -123,14 +180,41 @@ class LlamaEngine:
             mtmd.mtmd_input_chunks_free(chunks)
             mtmd.mtmd_bitmap_free(bitmap)
 
+    def encode(self, picture, ctx=None) -> np.ndarray:
+        """One mmproj's output rows for a picture at the model's size: (image tokens, n_embd)."""
+        mtmd = self._mtmd
+        ctx = ctx or self.ctx
+        with self.image_chunk(picture, ctx) as chunk:
+            n = mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+            if mtmd.mtmd_encode_chunk(ctx, chunk) != 0:
+                raise BadModelFile("llama.cpp could not encode the image with this mmproj")
+            out = mtmd.mtmd_get_output_embd(ctx)
+            return np.ctypeslib.as_array(out, shape=(n * self.llama.n_embd(),)).reshape(n, -1).copy()
+
+    def image_embeddings(self, picture) -> np.ndarray:
+        """The N image-token rows the LLM gets; equal to LLaVA's patches 0..N-1 for an exact model."""
+        main = self.encode(picture)
+        if not self.exact:
+            return main
+        first = self.encode(roll_patches(picture, self.patch_size), self.patch0_ctx)
+        return np.concatenate([first[:1], main[:-1]])
+
     def eval_image(self, image) -> float:
-        """Encode `image` and append its embeddings at the current position; return seconds."""
+        """Preprocess and encode `image`, append its embeddings at the current position; return seconds."""
         started = time.perf_counter()
-        with self.image_chunk(image) as chunk:
-            n_past = self._llama_cpp.llama_pos(0)
-            result = self._mtmd.mtmd_helper_eval_chunk_single(
-                self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
-                self.llama.n_batch, False, ctypes.byref(n_past))
+        picture = self.model_input(image)
+        n_past = self._llama_cpp.llama_pos(0)
+        with self.image_chunk(picture) as chunk:
+            if self.exact:
+                rows = np.ascontiguousarray(self.image_embeddings(picture), dtype=np.float32)
+                result = self._mtmd.mtmd_helper_decode_image_chunk(
+                    self.ctx, self.llama._ctx.ctx, chunk, rows.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                    self.llama.n_tokens, 0, self.llama.n_batch, ctypes.byref(n_past),
+                    self._mtmd.mtmd_helper_post_decode_callback(), None)  # a NULL callback
+            else:
+                result = self._mtmd.mtmd_helper_eval_chunk_single(
+                    self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
+                    self.llama.n_batch, False, ctypes.byref(n_past))
             if result != 0:
                 raise ContextOverflow("llama.cpp could not evaluate the image (context too small?)")
             self.llama.n_tokens = n_past.value
@@ -142,10 +226,11 @@ class LlamaEngine:
         return np.ctypeslib.as_array(ptr, shape=(self.llama.n_vocab(),))
 
     def close(self) -> None:
-        """Free the mmproj context and the model."""
-        if getattr(self, "ctx", None):
-            self._mtmd.mtmd_free(self.ctx)
-            self.ctx = None
+        """Free the mmproj contexts and the model."""
+        for name in ("ctx", "patch0_ctx"):
+            if getattr(self, name, None):
+                self._mtmd.mtmd_free(getattr(self, name))
+                setattr(self, name, None)
         if getattr(self, "llama", None) is not None:
             self.llama.close()
             self.llama = None
@@ -208,10 +293,9 @@ class LlamaSession:
         return self.engine.llama.n_tokens if self.engine._owner is self and self.engine.llama else 0
 
     def _question_ids(self, question: str, first: bool) -> list[int]:
-        if self.image is None:
-            text = text_only_question_text(question) if first else later_question_text(question)
-        else:
-            text = first_question_text(question) if first else later_question_text(question)
+        if not first:
+            return self.engine.tokenize_after_eos(later_question_text(question))
+        text = text_only_question_text(question) if self.image is None else first_question_text(question)
         return self.engine.tokenize(text)
 
     def _ensure_prefix(self, timings: Timings) -> None:
