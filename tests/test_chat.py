@@ -289,7 +289,7 @@ def test_rewind_then_ask_again_gives_the_same_answer_without_encoding(installed_
         engine.close()
 
 
-def test_restored_turns_are_laid_out_as_in_training(installed_model, paintings):
+def test_restored_turns_are_laid_out_as_in_training(installed_model, paintings, tiny_dir):
     engine = registry.open_engine(threads=1)
     try:
         session = engine.open_session(paintings[0])
@@ -297,7 +297,7 @@ def test_restored_turns_are_laid_out_as_in_training(installed_model, paintings):
         session.restore([earlier])
         "".join(session.ask("And the colour?", Settings(max_tokens=1)))
         layout = layout_tokens(engine.tokenize, engine.bos, engine.eos,
-                               [Turn(earlier.question, earlier.answer), Turn("And the colour?")])
+                               [Turn(earlier.question, earlier.answer), Turn("And the colour?")], legacy=False)
         ids = engine.llama.input_ids[: session.context_used].tolist()
         generated = session.turns[-1].timings.generated_tokens
         assert ids[: len(layout.before)] == layout.before

@@ -28,18 +28,51 @@ def _convert(tiny_dir, out, **kw):
 
 
 def test_tiny_model_is_laid_out_like_the_release(tiny_dir):
-    config = json.loads((tiny_dir / "base" / "config.json").read_text())
+    """The fixture's files are the release's (../shared/DESIGN.md), written out here from it."""
+    base, tower, lora = tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora"
+    config = json.loads((base / "config.json").read_text())
+    assert config["architectures"] == ["LLaVALlamaForCausalLM"] and config["model_type"] == "llava"
+    assert config["mm_vision_tower"] == "Lin-Chen/ShareGPT4V-7B_Pretrained_vit-large336-l12"
     assert config["mm_projector_type"] == "mlp2x_gelu" and config["mm_vision_select_layer"] == -2
-    assert config["image_aspect_ratio"] == "pad"
-    index = json.loads((tiny_dir / "base" / "model.safetensors.index.json").read_text())
+    assert config["mm_vision_select_feature"] == "patch" and config["image_aspect_ratio"] == "pad"
+    assert config["torch_dtype"] == "bfloat16" and config["tune_vision_tower"] is False
+    assert {p.name for p in base.glob("*.bin")} == {"pytorch_model-00001-of-00002.bin",
+                                                   "pytorch_model-00002-of-00002.bin"}
+    assert not list(base.glob("*.safetensors"))
+    index = json.loads((base / "pytorch_model.bin.index.json").read_text())
     assert "model.mm_projector.0.weight" in index["weight_map"]
-    assert (tiny_dir / "vision-tower" / "config.json").exists()
-    lora = tiny_dir / "lora"
-    assert {"adapter_config.json", "adapter_model.bin", "non_lora_trainables.bin"} <= {p.name for p in lora.iterdir()}
+    shards = {}
+    for shard in base.glob("pytorch_model-*.bin"):
+        shards.update(torch.load(shard, weights_only=True))
+    assert shards["model.layers.0.self_attn.q_proj.weight"].dtype == torch.bfloat16
+    inv_freq = [n for n in shards if n.endswith("rotary_emb.inv_freq")]
+    assert len(inv_freq) == config["num_hidden_layers"] and shards[inv_freq[0]].dtype == torch.float32
+    assert not any("vision_tower" in n for n in shards)
+    tokenizer = json.loads((base / "tokenizer_config.json").read_text())
+    assert tokenizer["tokenizer_class"] == "LlamaTokenizer" and tokenizer["legacy"] is False
+
+    tower_config = json.loads((tower / "config.json").read_text())
+    assert tower_config["architectures"] == ["CLIPVisionModel"] and tower_config["hidden_act"] == "quick_gelu"
+    weights = torch.load(tower / "pytorch_model.bin", weights_only=True)
+    assert all(t.dtype == torch.bfloat16 for t in weights.values())
+    assert not any("position_ids" in n for n in weights) and (tower / "preprocessor_config.json").exists()
+
+    names = {p.name for p in lora.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "non_lora_trainables.bin", "config.json",
+            "README.md", "trainer_state.json"} <= names
+    steps = [p for p in lora.iterdir() if p.name.startswith("checkpoint-")]
+    assert steps and not (steps[0] / "non_lora_trainables.bin").exists()
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(lora / "adapter_model.safetensors"))
+    assert "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" in adapter
     trained = torch.load(lora / "non_lora_trainables.bin", weights_only=True)
-    ckpt = open_checkpoint(tiny_dir / "base", tiny_dir / "vision-tower")
-    base_proj = ckpt.load("projector:0.weight")
-    assert not torch.allclose(trained["base_model.model.model.mm_projector.0.weight"].float(), base_proj)
+    assert set(trained) == {f"base_model.model.model.mm_projector.{i}.{k}" for i in (0, 2) for k in ("weight", "bias")}
+    assert all(t.dtype == torch.bfloat16 for t in trained.values())
+    ckpt = open_checkpoint(base, tower)
+    assert ckpt.tokenizer_legacy is False and ckpt.preprocess == "pad"
+    assert not torch.allclose(trained["base_model.model.model.mm_projector.0.weight"].float(),
+                              ckpt.load("projector:0.weight"))
 
 
 def test_written_gguf_reads_back_with_the_names_and_shapes_written(tiny_gguf, tiny_dir):
@@ -51,14 +84,19 @@ def test_written_gguf_reads_back_with_the_names_and_shapes_written(tiny_gguf, ti
     assert llm.tensors["blk.1.ffn_down.weight"][0] == (hp.ffn, hp.hidden)
     assert llm.fields["llama.block_count"] == hp.layers
     assert llm.fields["tokenizer.ggml.bos_token_id"] == 1 and llm.fields["tokenizer.ggml.eos_token_id"] == 2
-    assert "ASSISTANT:" in llm.fields["tokenizer.chat_template"]
+    assert "curious user" in llm.fields["tokenizer.chat_template"]
+    assert llm.fields["critic.tokenizer.legacy"] is False and manifest.tokenizer_legacy is False
     assert mm.tensors["v.class_embd"][1] == "F32"
     assert "v.post_ln.weight" not in mm.tensors
     assert mm.fields["clip.projector_type"] == "mlp"
     assert mm.tensors["v.blk.0.ffn_up.weight"][0] == (ckpt.vision.hidden, ckpt.vision.ffn)
     n_pos = (ckpt.vision.image_size // ckpt.vision.patch_size) ** 2 + 1
     assert mm.tensors["v.position_embd.weight"][0] == (ckpt.vision.hidden, n_pos)
-    assert manifest.llm.sha256 and manifest.class_token_layout == "rotated"
+    assert manifest.llm.sha256 and manifest.class_token_layout == "exact"
+    assert manifest.prompt_format == "vicuna_v1" and manifest.image["preprocess"] == "pad"
+    patch0 = read_header(manifest.patch0_path(tiny_gguf))
+    assert mm.fields["critic.class_token_layout"] == "rotated"
+    assert patch0.fields["critic.class_token_layout"] == "patch0"
     saved = json.loads((tiny_gguf / "convert-config.json").read_text())
     assert saved["quant"] == "F16"
 
@@ -76,23 +114,41 @@ def test_streamed_merge_equals_peft_merge(tiny_dir):
         assert not torch.allclose(ours, fresh.load(name), atol=1e-3), f"{name}: the LoRA changed nothing"
 
 
-def test_f16_files_match_transformers(tiny_gguf, tiny_dir):
-    report = verify(tiny_gguf, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora")
+@pytest.fixture(scope="module")
+def tiny_report(tiny_gguf, tiny_dir):
+    """verify on the release-exact fixture, with the single-encode tables measured too."""
+    report = verify(tiny_gguf, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora", layouts=True)
+    print(json.dumps({k: report.to_dict()[k] for k in ("text", "image", "conversion_max_dlogit")}, indent=1))
+    return report
+
+
+def test_f16_files_match_transformers(tiny_report):
+    report = tiny_report
     assert report.failures == []
-    assert report.tokens_equal
-    assert report.text_top1 == 1.0
+    assert report.tokens_equal and report.template_equal
     assert report.conversion_max_dlogit <= 1e-2
-    assert report.text_max_dlogit <= 1e-2 * report.logit_scale
+    assert report.text["top1_agreement"] == 1.0 and report.text["decisive_positions"] > 0
+    assert report.text["max_dlogit"] <= 1e-2 * report.text["logit_scale"]
 
 
-def test_class_token_layout_matches_llama_cpp_behaviour(tiny_gguf, tiny_dir):
+def test_every_image_token_equals_transformers(tiny_report):
+    """The goal of the exact layout: N of N rows, and image-prompt logits held to the text gate."""
+    image = tiny_report.image
+    assert image["image_tokens"] == 16 and image["image_tokens_exact"] == 16
+    assert image["image_rel_error"] < 3e-2
+    assert image["top1_agreement"] == 1.0 and image["decisive_positions"] > 0
+    assert image["max_dlogit"] <= 1e-2 * image["logit_scale"]
+
+
+def test_class_token_layout_matches_llama_cpp_behaviour(tiny_report):
     """Fails loudly if llama.cpp stops appending the class token after the patches.
 
     If this fails after upgrading llama-cpp-python, llama.cpp fixed its CLIP class-token
-    order: convert with `--layout stock` (and make it the default), then update this test.
+    order (upstream PR #25844): one encode through the stock table then gives every image
+    token, so the exact layout's second mmproj can be retired (convert with `--layout stock`,
+    make that the default), and this test updated.
     """
-    report = verify(tiny_gguf, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora")
-    rotated, stock = report.layouts["rotated F32"], report.layouts["stock F32"]
+    rotated, stock = tiny_report.layouts["rotated F32"], tiny_report.layouts["stock F32"]
     assert rotated["patch_rel_error_shifted_by_one"] < 2e-3, "rotated table no longer reproduces patches 1..N-1"
     assert rotated["last_row_vs_class_token"] < 2e-3, "llama.cpp no longer hands the class token last"
     assert rotated["patch_rel_error_aligned"] > 0.1
@@ -100,7 +156,7 @@ def test_class_token_layout_matches_llama_cpp_behaviour(tiny_gguf, tiny_dir):
     assert stock["patch_rel_error_shifted_by_one"] > 10 * rotated["patch_rel_error_shifted_by_one"]
 
 
-def test_converting_without_the_lora_projector_is_caught(tiny_dir, tmp_path):
+def test_converting_without_the_lora_is_caught(tiny_dir, tmp_path):
     plain = _convert(tiny_dir, tmp_path / "plain", lora=None)
     report = verify(plain, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora")
     assert report.failures, "a model converted without the LoRA passed verification against it"
@@ -122,8 +178,9 @@ def test_quantized_files_stay_close(tiny256, tmp_path, quant, expected_type):
     if quant == "Q8_0":
         assert read_header(manifest.file_paths(out)[1]).tensors["v.blk.0.attn_q.weight"][1] == "Q8_0"
     report = verify(out, tiny256 / "base", tiny256 / "vision-tower", tiny256 / "lora")
-    print(f"{quant}: top-1 {report.text_top1:.3f}, KL {report.text_kl:.4f}")
+    print(quant, json.dumps({"text": report.text, "image": report.image}))
     assert report.failures == []
+    assert report.image["image_tokens_exact"] == report.image["image_tokens"]
 
 
 def test_bad_checkpoints_give_one_line_errors(tiny_dir, tmp_path):
@@ -136,28 +193,31 @@ def test_bad_checkpoints_give_one_line_errors(tiny_dir, tmp_path):
         open_checkpoint(odd, tiny_dir / "vision-tower")
     ckpt = open_checkpoint(tiny_dir / "base", tiny_dir / "vision-tower")
 
+    from safetensors.torch import load_file, save_file
+
     bad_lora = tmp_path / "lora"
     bad_lora.mkdir()
-    for name in ("adapter_config.json", "adapter_model.bin"):
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
         (bad_lora / name).write_bytes((tiny_dir / "lora" / name).read_bytes())
     torch.save({"x": _Unsafe()}, bad_lora / "non_lora_trainables.bin")
     with pytest.raises(BadCheckpoint, match="non_lora_trainables.bin: refused to load"):
         open_lora(bad_lora, ckpt)
 
-    (bad_lora / "non_lora_trainables.bin").unlink()
+    (bad_lora / "non_lora_trainables.bin").write_bytes((tiny_dir / "lora" / "non_lora_trainables.bin").read_bytes())
     config = json.loads((bad_lora / "adapter_config.json").read_text())
     (bad_lora / "adapter_config.json").write_text(json.dumps({**config, "r": 16}))
     with pytest.raises(BadCheckpoint, match="says r=16"):
         open_lora(bad_lora, ckpt)
 
-    weights = torch.load(tiny_dir / "lora" / "adapter_model.bin", weights_only=True)
+    weights = load_file(str(tiny_dir / "lora" / "adapter_model.safetensors"))
     (bad_lora / "adapter_config.json").write_text(json.dumps(config))
-    torch.save({k.replace("layers.0.", "layers.7."): v for k, v in weights.items()}, bad_lora / "adapter_model.bin")
+    save_file({k.replace("layers.0.", "layers.7."): v for k, v in weights.items()},
+              str(bad_lora / "adapter_model.safetensors"))
     with pytest.raises(BadCheckpoint, match="does not exist in the base"):
         open_lora(bad_lora, ckpt)
 
-    torch.save({k: torch.cat([v, v], dim=-1) if "lora_A" in k else v for k, v in weights.items()},
-               bad_lora / "adapter_model.bin")
+    save_file({k: torch.cat([v, v], dim=-1) if "lora_A" in k else v for k, v in weights.items()},
+              str(bad_lora / "adapter_model.safetensors"))
     with pytest.raises(BadCheckpoint, match="shape mismatch"):
         open_lora(bad_lora, ckpt)
 
