@@ -31,7 +31,7 @@ def build(args, device, dtype):
 
     from convert.checkpoint import LlmHparams, VisionHparams
     from convert.reference import llava_config
-    from convert.checkpoint import CLIP_MEAN, CLIP_STD
+    from critic.images import CLIP_MEAN, CLIP_STD
     from train.model import LlavaTrainer, _empty_init, attach_lora, enable_checkpointing
 
     llm = LlmHparams(vocab=args.vocab, hidden=args.hidden, ffn=args.ffn, layers=args.layers, heads=args.heads,

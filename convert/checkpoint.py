@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from critic.errors import BadCheckpoint
+from critic.images import CLIP_MEAN, CLIP_STD
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,9 @@ class Checkpoint:
 
     `preprocess` is how training fed it pictures: ``pad`` (``image_aspect_ratio: pad``:
     pad to a square with the CLIP mean colour, then resize) or ``crop`` (CLIP's resize of
-    the short side and centre crop). `tokenizer_legacy` is the tokenizer's ``legacy``
+    the short side and centre crop). A native transformers folder carries no such field
+    and is taken as ``pad``, LLaVA-1.5's training recipe (transformers' own LLaVA processor
+    crops instead, a known difference from how those models were trained). `tokenizer_legacy` is the tokenizer's ``legacy``
     setting, which decides how text after ``</s>`` was tokenized (see critic.prompt).
     """
 
@@ -312,11 +315,6 @@ def _llm_hparams(cfg: dict) -> LlmHparams:
         )
     except KeyError as err:
         raise BadCheckpoint(f"config.json lacks the LLaMA field {err}") from None
-
-
-# OpenAI CLIP's normalisation, used when a tower folder has no preprocessor_config.json.
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def _vision_hparams(cfg: dict, preprocessor: dict | None, select_layer: int) -> VisionHparams:
@@ -428,7 +426,8 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None,
         if cfg.get("projector_hidden_act", "gelu") != "gelu":
             raise BadCheckpoint(f"{base}: projector activation '{cfg['projector_hidden_act']}' is not gelu")
         vision = _vision_hparams(cfg["vision_config"], _maybe_json(base / "preprocessor_config.json"), select)
-        preprocess = _PREPROCESS.get(cfg.get("image_aspect_ratio"), "crop")
+        # LLaVA-1.5 trained on padded squares; a native folder says otherwise only if it says so
+        preprocess = _PREPROCESS.get(cfg.get("image_aspect_ratio", "pad"), "crop")
         layout = "transformers"
     else:
         llm = _llm_hparams(cfg)
@@ -438,7 +437,8 @@ def open_checkpoint(base: str | Path, vision_tower: str | Path | None = None,
         if vision_tower is None and not has_tower:
             raise BadCheckpoint(
                 f"{base}: this LLaVA checkpoint has no vision tower inside; "
-                "give the CLIP folder with --vision-tower (e.g. clip-vit-large-patch14-336)"
+                "give the CLIP folder it names in mm_vision_tower with --vision-tower "
+                f"({cfg.get('mm_vision_tower') or 'a CLIP ViT-L/14-336'})"
             )
         if vision_tower is not None:
             tower = _check_folder(Path(vision_tower), "CLIP vision tower")

@@ -37,7 +37,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from convert.checkpoint import CLIP_MEAN, CLIP_STD
+from critic.images import CLIP_MEAN, CLIP_STD
 
 RELEASE_TOWER = "Lin-Chen/ShareGPT4V-7B_Pretrained_vit-large336-l12"
 LORA_TARGETS = ["down_proj", "o_proj", "k_proj", "up_proj", "gate_proj", "q_proj", "v_proj"]

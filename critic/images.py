@@ -111,6 +111,11 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
     return LoadedImage(path, rgb, file_sha256(path), fmt, size)
 
 
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+"""OpenAI CLIP's normalisation, which every LLaVA-1.5 tower (ShareGPT4V's too) keeps."""
+
+
 def pad_colour(mean: Sequence[float]) -> tuple[int, int, int]:
     """LLaVA's padding colour: the CLIP mean as 8-bit values, truncated (122, 116, 104 for CLIP)."""
     return tuple(int(v * 255) for v in mean)  # type: ignore[return-value]

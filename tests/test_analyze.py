@@ -244,3 +244,14 @@ def test_server_backend_against_llama_cpp_server(tiny_gguf, painting, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_streamed_text_survives_invalid_bytes_and_flushes_a_partial_tail():
+    """One invalid byte must not stall the rest of the answer; a trailing partial sequence is flushed."""
+    from critic.engine.llama import _Utf8Stream
+
+    pieces = [b" \xcb", b"<", b"A", b" caf\xc3", b"\xa9 ", b"\xe2\x82"]
+    stream = _Utf8Stream()
+    streamed = "".join(stream.push(p) for p in pieces) + stream.flush()
+    assert streamed == b"".join(pieces).decode("utf-8", "replace").lstrip(" ")
+    assert streamed.startswith("\ufffd<A café")

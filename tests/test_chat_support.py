@@ -52,7 +52,11 @@ def answer_text(app) -> str:
 # -- the gate: real engine, answer held after its first piece until cancelled -------------------
 
 class GatedSession:
-    """A real session whose next answer stops after `hold_after` pieces until the worker is cancelled."""
+    """A real session whose next answer stops after `hold_after` pieces of text until the worker is cancelled.
+
+    The engine also yields empty pieces (a token that completes no character yet); they do
+    not count, so a held answer always has text on screen whatever the random model says.
+    """
 
     def __init__(self, session, hold_after: int | None) -> None:
         self.inner = session
@@ -68,10 +72,12 @@ class GatedSession:
         pieces = self.inner.ask(question, settings)
         hold = self.hold_after
         self.hold_after = None  # only the next answer is held
+        count = 0
         try:
-            for count, piece in enumerate(pieces, 1):
+            for piece in pieces:
                 yield piece
-                if hold is not None and count == hold:
+                count += bool(piece)
+                if hold is not None and count == hold and piece:
                     self.held = True
                     get_current_worker().cancelled_event.wait()
                     self.held = False

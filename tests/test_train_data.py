@@ -204,8 +204,10 @@ def test_pixels_pad_with_the_tower_mean_and_normalise():
     from train.batch import Pixels
 
     mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+    from critic.images import pad_colour
+
     pixels = Pixels(28, mean, std)
-    assert pixels.fill == (122, 116, 104)
+    assert pad_colour(mean) == (122, 116, 104)
     wide = Image.new("RGB", (56, 28), (255, 0, 0))
     array = pixels.array(wide)
     assert array.shape == (3, 28, 28) and array.dtype == np.float32

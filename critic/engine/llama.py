@@ -19,6 +19,7 @@ convert/mmproj_gguf.py for the tables.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import time
@@ -253,25 +254,23 @@ def sample(logits: np.ndarray, settings: Settings, rng: np.random.Generator) -> 
 
 
 class _Utf8Stream:
-    """Turns token byte pieces into text, holding back an incomplete UTF-8 sequence."""
+    """Turns token byte pieces into text as they come: an incomplete UTF-8 sequence waits for
+    its next bytes, an invalid one becomes U+FFFD, exactly as decoding the whole answer would."""
 
     def __init__(self) -> None:
-        self.pending = b""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.started = False
 
-    def push(self, piece: bytes) -> str:
-        self.pending += piece
-        for cut in range(len(self.pending), max(len(self.pending) - 4, -1), -1):
-            try:
-                text = self.pending[:cut].decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            self.pending = self.pending[cut:]
-            if not self.started and text:
-                text = text.lstrip(" ")
-                self.started = bool(text)
-            return text
-        return ""
+    def push(self, piece: bytes, final: bool = False) -> str:
+        text = self.decoder.decode(piece, final)
+        if not self.started and text:
+            text = text.lstrip(" ")
+            self.started = bool(text)
+        return text
+
+    def flush(self) -> str:
+        """Whatever a trailing partial sequence decodes to."""
+        return self.push(b"", final=True)
 
 
 class LlamaSession:
@@ -424,6 +423,9 @@ class LlamaSession:
                 llama.eval([token])
                 pending = None
             record.stopped = record.stopped or "max_tokens"
+            tail = text.flush()
+            if tail:
+                yield tail
         except GeneratorExit:
             record.partial = True
             record.stopped = "cancelled"

@@ -14,22 +14,26 @@ import os
 import time
 from typing import Iterator
 
+from PIL import Image
+
 from critic.engine.base import ModelInfo, Settings, TurnRecord
 from critic.errors import ServerError
-from critic.images import LoadedImage, load_image
+
+from critic.images import CLIP_MEAN, LoadedImage, load_image, pad_colour, pad_to_square
+from critic.prompt import SYSTEM
 
 API_KEY_ENV = "CRITIC_SERVER_API_KEY"
 
 
 def image_data_url(image: LoadedImage, max_side: int = 1024) -> str:
-    """The painting as a JPEG data URL (downscaled: the model sees 336 px)."""
-    picture = image.image
+    """The painting padded to a square as LLaVA trained (so a server that resizes then pads
+    changes nothing), as a lossless PNG data URL, downscaled to `max_side` (the model sees 336 px)."""
+    picture = pad_to_square(image.image, pad_colour(CLIP_MEAN))
     if max(picture.size) > max_side:
-        picture = picture.copy()
-        picture.thumbnail((max_side, max_side))
+        picture = picture.resize((max_side, max_side), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=95)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 class ServerEngine:
@@ -87,7 +91,8 @@ class ServerSession:
         return {"role": "user", "content": text}
 
     def _messages(self, question: str) -> list[dict]:
-        messages: list[dict] = []
+        # GalleryGPT's system prompt sent explicitly: a server's own LLaVA template may default to another
+        messages: list[dict] = [{"role": "system", "content": SYSTEM}]
         for i, turn in enumerate(self.turns):
             messages += [self._user(turn.question, i == 0), {"role": "assistant", "content": turn.answer}]
         messages.append(self._user(question, not self.turns))
