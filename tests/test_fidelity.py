@@ -274,3 +274,17 @@ def test_verify_passes_correct_conversions_of_every_size(tmp_path, hidden, quant
     print(hidden, quant, json.dumps({"text": report.text, "image": report.image}))
     assert report.failures == []
     assert report.image["image_tokens_exact"] == report.image["image_tokens"]
+
+
+@pytest.mark.slow
+def test_all_576_image_tokens_of_a_clip_l_336_model_equal_transformers(tmp_path):
+    """CLIP ViT-L/14-336's shapes (24 layers, 1024 wide, 576 patches), random weights."""
+    from convert.tiny import VISION_PRESETS, TinySpec, build
+
+    tiny = build(tmp_path / "tiny", TinySpec(hidden=256, vision=VISION_PRESETS["clip-l"]))
+    out = _convert(tiny, tmp_path / "out")
+    report = verify(out, tiny / "base", tiny / "vision-tower", tiny / "lora")
+    print(json.dumps({"text": report.text, "image": report.image}))
+    assert report.failures == []
+    assert report.image["image_tokens"] == 576 and report.image["image_tokens_exact"] == 576
+    assert report.image["max_dlogit"] <= 1e-2 * report.image["logit_scale"]
