@@ -7,6 +7,9 @@ the tiny model and on a synthetic model large enough that compute dominates. Pri
 tokens/s ratio (critic ÷ stock; goal ≥ 0.97) and time-to-first-token ratio (goal ≤ 1.05).
 Both decode greedily; each side's tokens/s is its own generated tokens over its own
 generation time, so an early EOS on one side does not skew the ratio.
+
+Both sides get the one main mmproj and encode the picture once, so they do the same work;
+what the ``exact`` layout's second encode adds is measured by bench/exact_image_tokens.py.
 """
 
 from __future__ import annotations
