@@ -448,6 +448,9 @@ def print_report(report: ParityReport) -> None:
         for name, value in values.items():
             table.add_row(f"{layout}: {name}", "", f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
+    if report.layout != "exact":
+        console.print(f"[yellow]note[/yellow] layout '{report.layout}' encodes once: its image tokens are not the ones "
+                      "the model was trained on (patch 0 lost, the class token last); held to the text gates only")
     for failure in report.failures:
         console.print(f"[red]FAIL[/red] {failure}")
     if not report.failures:
