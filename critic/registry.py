@@ -230,10 +230,8 @@ def remove(name: str) -> None:
 
 def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None):
     """Verify and load a model into a LlamaEngine."""
-    from critic.engine.base import ModelInfo
     from critic.engine.llama import DEFAULT_CTX, LlamaEngine
 
     model = find(name)
     verify_files(model.folder, model.manifest)
-    info = ModelInfo(model.name, model.manifest.quantization, model.manifest.llm.sha256, model.manifest.mmproj.sha256)
-    return LlamaEngine.from_folder(model.folder, info, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)
+    return LlamaEngine.from_folder(model.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)

@@ -288,3 +288,28 @@ def test_all_576_image_tokens_of_a_clip_l_336_model_equal_transformers(tmp_path)
     assert report.failures == []
     assert report.image["image_tokens"] == 576 and report.image["image_tokens_exact"] == 576
     assert report.image["max_dlogit"] <= 1e-2 * report.image["logit_scale"]
+
+
+def test_training_tokenizes_conversations_as_llava_did(tiny_dir):
+    """train/ encodes with the base's legacy setting, read from its tokenizer_config.json."""
+    from pathlib import Path as _Path
+
+    from train.encode import encode, hf_tokenizer, plain_encoder
+
+    ckpt = open_checkpoint(tiny_dir / "base", tiny_dir / "vision-tower")
+    tokenizer = hf_tokenizer(tiny_dir / "base")
+    example = encode(0, _Path("x.png"), TURNS[:2], plain_encoder(tokenizer), 1, 2, 16, 2048,
+                     legacy=ckpt.tokenizer_legacy)
+    assert list(example.before) + [IMAGE_TOKEN_INDEX] + list(example.after) == _upstream_ids(tiny_dir, TURNS[:2],
+                                                                                               legacy=False)
+
+
+def test_an_installed_exact_model_runs_every_image_token(installed_model):
+    from critic import registry
+
+    assert installed_model.manifest.patch0 and (installed_model.folder / installed_model.manifest.patch0.path).exists()
+    engine = registry.open_engine(threads=1)
+    try:
+        assert engine.exact and engine.info.image_layout == "exact"
+    finally:
+        engine.close()

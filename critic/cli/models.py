@@ -63,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         default = registry.default_name()
         table = Table(box=None, pad_edge=False)
-        for column in ("", "name", "quantization", "mmproj", "size"):
+        for column in ("", "name", "quantization", "mmproj", "image tokens", "size"):
             table.add_column(column)
         for m in models:
             table.add_row("*" if m.name == default else "", m.name, m.manifest.quantization,
-                          m.manifest.mmproj.quantization, _size(m.size))
+                          m.manifest.mmproj.quantization, m.manifest.class_token_layout, _size(m.size))
         Console(highlight=False).print(table)
         return 0
     if verb == "show":

@@ -78,6 +78,8 @@ class ModelInfo:
     sha256: str = ""
     mmproj_sha256: str = ""
     backend: str = "llama.cpp"
+    image_layout: str = ""
+    """How the image tokens are made: ``exact`` (as trained), ``rotated`` or ``stock`` (one encode)."""
 
     def to_dict(self) -> dict:
         return asdict(self)

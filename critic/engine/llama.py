@@ -107,7 +107,8 @@ class LlamaEngine:
         from critic.manifest import Manifest
 
         manifest = Manifest.read(Path(folder))
-        info = info or ModelInfo(manifest.name, manifest.quantization, manifest.llm.sha256, manifest.mmproj.sha256)
+        info = info or ModelInfo(manifest.name, manifest.quantization, manifest.llm.sha256, manifest.mmproj.sha256,
+                                 image_layout=manifest.class_token_layout)
         return cls(*manifest.file_paths(Path(folder)), info, patch0=manifest.patch0_path(Path(folder)), **options)
 
     @staticmethod
