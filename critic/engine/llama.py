@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from PIL import Image
 
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
 from critic.errors import BadModelFile, ContextOverflow
@@ -91,7 +92,7 @@ class LlamaEngine:
             )
         except ValueError as err:
             raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
-        self.ctx = self.patch0_ctx = None
+        self.patch0_ctx = None
         self.ctx = self._load_mmproj(mmproj, threads)
         if patch0 is not None:
             self.patch0_ctx = self._load_mmproj(patch0, threads)
@@ -142,7 +143,7 @@ class LlamaEngine:
         """The encoding of text right after ``</s>`` that the training tokenizer made."""
         return after_eos(self.tokenize, self.legacy)(text)
 
-    def model_input(self, image) -> object:
+    def model_input(self, image: Image.Image) -> Image.Image:
         """The picture preprocessed as the model was trained, at its input size."""
         return model_input(image, self.image_size, self.image_mean, self.preprocess)
 
