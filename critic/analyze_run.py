@@ -33,6 +33,7 @@ class AnalyzeJob:
     server: str | None
     threads: int | None
     ctx: int | None
+    cache: bool = True
 
     @classmethod
     def from_args(cls, args) -> "AnalyzeJob":
@@ -46,7 +47,7 @@ class AnalyzeJob:
             raise UsageError("no images found in " + ", ".join(args.images))
         return cls(paths, question, Settings(args.max_tokens, args.temperature, seed=args.seed), args.format,
                    Path(args.out) if args.out else None, args.facts, args.ground, args.model, args.server,
-                   args.threads, args.ctx)
+                   args.threads, args.ctx, not args.no_cache)
 
     # -- output -------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class AnalyzeJob:
     def _engine(self):
         from critic.engine import open_engine
 
-        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads)
+        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads, cache=self.cache)
 
     # -- no model: measured facts ---------------------------------------------------------
 

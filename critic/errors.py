@@ -53,6 +53,12 @@ class ContextOverflow(CriticError):
     exit_code = 7
 
 
+class EngineBusy(CriticError):
+    """The engine is answering another question, or was closed: one answer at a time, per engine."""
+
+    exit_code = 1
+
+
 class ServerError(CriticError):
     """An OpenAI-compatible server refused or failed a request."""
 

@@ -228,10 +228,14 @@ def remove(name: str) -> None:
         _save_settings({**_settings(), "default": rest[0].name if rest else None})
 
 
-def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None):
-    """Verify and load a model into a LlamaEngine."""
+def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None,
+                cache: bool = True):
+    """Verify and load a model into a LlamaEngine, with the persistent prefix cache unless `cache` is False."""
     from critic.engine.llama import DEFAULT_CTX, LlamaEngine
 
     model = find(name)
     verify_files(model.folder, model.manifest)
-    return LlamaEngine.from_folder(model.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads)
+    from critic.prefix_cache import PrefixCache
+
+    return LlamaEngine.from_folder(model.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,
+                                   cache=PrefixCache() if cache else None)

@@ -14,7 +14,7 @@ import sys
 from critic import __version__
 from critic.errors import CriticError
 
-VERBS: tuple[str, ...] = ("analyze", "chat", "facts", "models", "convert", "train", "annotate", "eval")
+VERBS: tuple[str, ...] = ("analyze", "chat", "facts", "models", "cache", "convert", "train", "annotate", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

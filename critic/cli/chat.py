@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from critic.tui.app import ChatApp  # imports textual-image, which asks the terminal before Textual starts
 
     def load_engine():
-        return registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads)
+        return registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads, cache=not args.no_cache)
 
     app = ChatApp(load_engine, args.image, settings=Settings(args.max_tokens, args.temperature, seed=args.seed),
                   history=history, resume=resume)

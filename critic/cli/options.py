@@ -6,7 +6,7 @@ import argparse
 
 
 def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -> None:
-    """--model, (--server), --max-tokens, --temperature, --seed, --threads, --ctx."""
+    """--model, (--server), --max-tokens, --temperature, --seed, --threads, --ctx, --no-cache."""
     parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
     if server:
         parser.add_argument("--server", metavar="URL", help="send requests to an OpenAI-compatible server instead")
@@ -14,4 +14,6 @@ def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -
     parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096)")
+    parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096, at least 2048)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither restore nor keep the painting's evaluated prefix (see `critic cache`)")

@@ -9,15 +9,16 @@ from critic.engine.base import Settings
 
 
 def open_engine(model: str | None = None, server: str | None = None, n_ctx: int | None = None,
-                threads: int | None = None):
-    """The local model called `model` (or the default), or the model behind `server`."""
+                threads: int | None = None, cache: bool = True):
+    """The local model called `model` (or the default), or the model behind `server`;
+    `cache`: restore and keep paintings' evaluated prefixes (critic.prefix_cache)."""
     if server:
         from critic.engine.server import ServerEngine
 
         return ServerEngine(server, model)
     from critic.registry import open_engine as open_local
 
-    return open_local(model, n_ctx=n_ctx, threads=threads)
+    return open_local(model, n_ctx=n_ctx, threads=threads, cache=cache)
 
 
 @dataclass

@@ -34,7 +34,8 @@ def physical_cores() -> int:
 
 @dataclass
 class Settings:
-    """Generation settings, honoured exactly by every backend."""
+    """Generation settings: honoured exactly in-process; a server is sent all of them, and one
+    that ignores `top_k` or `seed` (fields outside OpenAI's own) cannot be made to honour them."""
 
     max_tokens: int = 512
     temperature: float = 0.0
@@ -51,6 +52,8 @@ class Timings:
     """Where the time of one answer went, in seconds."""
 
     model_load: float = 0.0
+    prefix_restore: float = 0.0
+    """Seconds spent restoring the painting's prefix from the cache (0: it was computed)."""
     image_encode: float = 0.0
     prefill: float = 0.0
     first_token: float = 0.0

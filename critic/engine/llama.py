@@ -30,11 +30,13 @@ import numpy as np
 from PIL import Image
 
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
-from critic.errors import BadModelFile, ContextOverflow
+from critic.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
 from critic.gguf_check import check_mmproj, check_pair
 from critic.images import LoadedImage, load_image, model_input, roll_patches
+from critic.prefix_cache import PrefixCache, entry_key
 from critic.prompt import (
     LEGACY_KEY,
+    PROMPT_FORMAT,
     after_eos,
     first_question_text,
     head_text,
@@ -44,6 +46,8 @@ from critic.prompt import (
 )
 
 DEFAULT_CTX = 4096
+MIN_CTX = 2048
+"""The painting alone takes 576 positions, the system prompt and a question ~80 more."""
 
 _SILENT = None
 
@@ -65,10 +69,17 @@ class LlamaEngine:
     """A GalleryGPT model loaded in this process."""
 
     def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
-                 threads: int | None = None, n_batch: int = 512, patch0: Path | None = None) -> None:
+                 threads: int | None = None, n_batch: int = 512, patch0: Path | None = None,
+                 cache: PrefixCache | None = None, files_sha256: dict | None = None) -> None:
+        """Load the LLM and mmproj(s). `cache` keeps evaluated painting prefixes on disk; it is
+        used only when `files_sha256` identifies the files (as `from_folder` does)."""
         llm_header, mm_header = check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
         if patch0 is not None:
             self._check_patch0(mm_header, check_mmproj(patch0))
+        if n_ctx < MIN_CTX:
+            raise UsageError(f"--ctx {n_ctx}: at least {MIN_CTX} (the painting alone takes "
+                             f"{(mm_header.fields['clip.vision.image_size'] // mm_header.fields['clip.vision.patch_size']) ** 2}"
+                             " positions, then the prompt, the question and the answer)")
         import llama_cpp
         import llama_cpp.mtmd_cpp as mtmd
 
@@ -87,20 +98,45 @@ class LlamaEngine:
         started = time.perf_counter()
         try:
             self.llama = llama_cpp.Llama(
-                model_path=str(llm), n_ctx=max(n_ctx, 2048), n_threads=threads, n_threads_batch=threads,
+                model_path=str(llm), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                 n_batch=n_batch, n_ubatch=n_batch, verbose=False,
             )
         except ValueError as err:
             raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
-        self.patch0_ctx = None
-        self.ctx = self._load_mmproj(mmproj, threads)
-        if patch0 is not None:
-            self.patch0_ctx = self._load_mmproj(patch0, threads)
+        self.ctx = self.patch0_ctx = None
+        try:
+            self.ctx = self._load_mmproj(mmproj, threads)
+            if patch0 is not None:
+                self.patch0_ctx = self._load_mmproj(patch0, threads)
+        except BaseException:
+            self.close()  # the LLM and a loaded mmproj are freed now, not at garbage collection
+            raise
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = self.llama.n_ctx()
         self.eos = self.llama.token_eos()
         self.bos = self.llama.token_bos()
         self._owner: LlamaSession | None = None
+        self._answering: LlamaSession | None = None  # the session whose answer is being generated
+        self.cache = cache if files_sha256 else None
+        self.fingerprint = {
+            **(files_sha256 or {}), "layout": "exact" if self.exact else mm_header.fields.get(
+                "critic.class_token_layout", "stock"),
+            "preprocess": self.preprocess, "prompt": PROMPT_FORMAT, "head": head_text(), "legacy": self.legacy,
+            "n_ctx": self.n_ctx, "n_batch": n_batch, "kv": "f16",
+        }
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` has freed the model."""
+        return self.llama is None
+
+    def _claim(self, session: "LlamaSession") -> None:
+        """Refuse a second answer while one is in progress (they share one context), or after close."""
+        if self.closed:
+            raise EngineBusy("the model was closed; open it again to ask")
+        if self._answering is not None:
+            raise EngineBusy("the model is still answering another question: finish or stop that answer first")
+        self._answering = session
 
     @classmethod
     def from_folder(cls, folder: Path, info: ModelInfo | None = None, **options) -> "LlamaEngine":
@@ -110,7 +146,38 @@ class LlamaEngine:
         manifest = Manifest.read(Path(folder))
         info = info or ModelInfo(manifest.name, manifest.quantization, manifest.llm.sha256, manifest.mmproj.sha256,
                                  image_layout=manifest.class_token_layout)
-        return cls(*manifest.file_paths(Path(folder)), info, patch0=manifest.patch0_path(Path(folder)), **options)
+        files = {"llm": manifest.llm.sha256, "mmproj": manifest.mmproj.sha256,
+                 "patch0": manifest.patch0.sha256 if manifest.patch0 else None}
+        return cls(*manifest.file_paths(Path(folder)), info, patch0=manifest.patch0_path(Path(folder)),
+                   files_sha256=files, **options)
+
+    def restore_prefix(self, image_sha256: str) -> bool:
+        """Put a painting's cached prefix (system prompt + image) in the context; False if none."""
+        if not self.cache or not image_sha256:
+            return False
+        entry = self.cache.load(entry_key(self.fingerprint, image_sha256))
+        if entry is None:
+            return False
+        buffer = (ctypes.c_uint8 * len(entry.state)).from_buffer(entry.state)
+        if self._llama_cpp.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(entry.state), 0) == 0:
+            self.llama._ctx.kv_cache_clear()
+            return False
+        head = [self.bos, *self.tokenize(head_text())]
+        self.llama.input_ids[: len(head)] = head
+        self.llama.n_tokens = entry.n_tokens
+        return True
+
+    def save_prefix(self, image_sha256: str) -> None:
+        """Keep the evaluated prefix now in the context for the next time this painting comes."""
+        if not self.cache or not image_sha256:
+            return
+        ctx = self.llama._ctx.ctx
+        size = self._llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self._llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written:
+            self.cache.store(entry_key(self.fingerprint, image_sha256), memoryview(buffer)[:written],
+                             self.llama.n_tokens)
 
     @staticmethod
     def _check_patch0(main, patch0) -> None:
@@ -308,19 +375,23 @@ class LlamaSession:
         llama.reset()
         llama._ctx.kv_cache_clear()
         started = time.perf_counter()
-        head = head_text() if self.image is not None else text_only_head_text()
-        llama.eval([engine.bos, *engine.tokenize(head)])
-        timings.prefill += time.perf_counter() - started
-        if self.image is not None:
-            timings.image_encode = engine.eval_image(self.image.image)
-            self.image_encodes += 1
+        sha = self.image.sha256 if self.image is not None else ""
+        if engine.restore_prefix(sha):
+            timings.prefix_restore = time.perf_counter() - started
+        else:
+            head = head_text() if self.image is not None else text_only_head_text()
+            llama.eval([engine.bos, *engine.tokenize(head)])
+            timings.prefill += time.perf_counter() - started
+            if self.image is not None:
+                timings.image_encode = engine.eval_image(self.image.image)
+                self.image_encodes += 1
+                engine.save_prefix(sha)
         self._prefix_end = llama.n_tokens
         dropped = 0
         while self._turn_ids and self._prefix_end + len(self._history_ids(self._turn_ids)) >= self.context_size:
             self._turn_ids.pop(0)  # restored turns longer than the context: keep the newest
             dropped += 1
-        if dropped:
-            self._tell_dropped(dropped)
+        self._tell_dropped(dropped)
         self._replay(self._turn_ids, timings)
 
     def _history_ids(self, kept: list[tuple[str, list[int]]]) -> list[int]:
@@ -338,7 +409,8 @@ class LlamaSession:
         return [self.engine.eos] + self._question_ids(question, first=False)
 
     def _tell_dropped(self, dropped: int) -> None:
-        self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
+        if dropped:
+            self.notices.append(f"the context was full: dropped the {dropped} oldest turn(s); the painting is kept")
 
     def restore(self, turns: list[TurnRecord]) -> None:
         """Continue an earlier conversation: its turns are evaluated after the painting on the next question."""
@@ -371,29 +443,49 @@ class LlamaSession:
             timings.prefill += time.perf_counter() - started
 
     def _fit(self, question: str, settings: Settings, timings: Timings) -> list[int]:
-        """Token ids for the new question, dropping the oldest turns if the context would overflow."""
+        """Token ids for the new question, dropping the oldest turns if the context would overflow.
+
+        The drop is planned on a copy: when even dropping every turn cannot make room, the
+        session is left as it was (its turns, the cache and `rewind` still agree).
+        """
         ids = self._next_ids(question)
         if self.engine.llama.n_tokens + len(ids) + settings.max_tokens <= self.context_size:
             return ids
-        dropped = 0
-        while self._turn_ids:
-            self._turn_ids.pop(0)
-            dropped += 1
-            ids = self._next_ids(question)
-            need = len(self._history_ids(self._turn_ids))
+        kept = list(self._turn_ids)
+        while kept:
+            kept.pop(0)
+            saved, self._turn_ids = self._turn_ids, kept
+            ids, need = self._next_ids(question), len(self._history_ids(kept))
+            self._turn_ids = saved
             if self._prefix_end + need + len(ids) + settings.max_tokens <= self.context_size:
                 break
-        if self._prefix_end + len(ids) + settings.max_tokens > self.context_size:
+        else:
+            room = self.context_size - self._prefix_end - len(self._question_ids(question, first=True))
             raise ContextOverflow(
                 f"the question and --max-tokens {settings.max_tokens} do not fit the {self.context_size}-token "
-                "context after the painting: ask a shorter question or lower --max-tokens"
+                f"context after the painting: --max-tokens {max(room, 0)} at most with this question, "
+                "or a larger --ctx"
             )
-        self._replay(self._turn_ids, timings)
+        dropped = len(self._turn_ids) - len(kept)
+        self._turn_ids = kept
+        self._replay(kept, timings)
         self._tell_dropped(dropped)
         return ids
 
     def ask(self, question: str, settings: Settings) -> Iterator[str]:
-        """Stream the answer; closing the iterator stops generation and keeps the partial answer."""
+        """Stream the answer; closing the iterator (or Ctrl-C) stops generation and keeps the partial answer.
+
+        One answer at a time per engine: asking while another answer is suspended, or after
+        `engine.close()`, raises `EngineBusy` instead of touching a context in use or freed.
+        """
+        engine = self.engine
+        engine._claim(self)
+        try:
+            yield from self._answer(question, settings)
+        finally:
+            engine._answering = None
+
+    def _answer(self, question: str, settings: Settings) -> Iterator[str]:
         engine, llama = self.engine, self.engine.llama
         record = TurnRecord(question)
         started = time.perf_counter()
@@ -402,42 +494,43 @@ class LlamaSession:
         t = time.perf_counter()
         llama.eval(ids)
         record.timings.prefill += time.perf_counter() - t
-        record.timings.prompt_tokens = llama.n_tokens
+        prompt_end = record.timings.prompt_tokens = llama.n_tokens
         answer: list[int] = []
         text = _Utf8Stream()
         rng = np.random.default_rng(settings.seed)
-        pending: int | None = None
         gen_start = time.perf_counter()
         try:
             while len(answer) < settings.max_tokens:
                 token = sample(engine.logits(), settings, rng)
+                if not record.timings.first_token:  # logits ready: printable or not, the first token is here
+                    record.timings.first_token = time.perf_counter() - started
                 if token == engine.eos:
                     record.stopped = "eos"
                     break
                 answer.append(token)
-                piece = text.push(llama.detokenize([token]))
-                pending = token
-                if piece and not record.timings.first_token:
-                    record.timings.first_token = time.perf_counter() - started
                 # yield every token, even one that completes no character yet, so a
                 # consumer can stop between any two tokens
-                yield piece
+                yield text.push(llama.detokenize([token]))
+                if engine.closed:
+                    raise EngineBusy("the model was closed during the answer")
                 llama.eval([token])
-                pending = None
             record.stopped = record.stopped or "max_tokens"
             tail = text.flush()
             if tail:
                 yield tail
-        except GeneratorExit:
+        except (GeneratorExit, KeyboardInterrupt):
             record.partial = True
             record.stopped = "cancelled"
             raise
         finally:
-            if pending is not None:
-                llama.eval([pending])  # keep the cache equal to the recorded answer
+            if not engine.closed:
+                # the cache must hold exactly the prompt and the recorded answer, however we got here
+                missing = prompt_end + len(answer) - llama.n_tokens
+                if missing > 0:
+                    llama.eval(answer[-missing:])
+                record.answer = llama.detokenize(answer).decode("utf-8", "replace").lstrip(" ")
             record.timings.generation = time.perf_counter() - gen_start
             record.timings.generated_tokens = len(answer)
-            record.answer = llama.detokenize(answer).decode("utf-8", "replace").lstrip(" ")
             self._turn_ids.append((question, answer))
             self.turns.append(record)
 

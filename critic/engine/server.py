@@ -4,6 +4,12 @@ For large batches on other machines: llama-server or vLLM serving GalleryGPT. Th
 travels as a base64 data URL in the first user message; the server applies the model's
 chat template. This backend is the only part of `critic analyze` that opens a socket,
 and only when `--server URL` is given.
+
+What a server cannot be made to honour: the exact token layout (its chat template builds
+the prompt), how it preprocesses and encodes the picture (critic sends it padded to a
+square, so a server that resizes then pads agrees with LLaVA), and `top_k` and `seed` on
+servers that ignore those fields. Token counts and the stop reason come from the API's
+``usage`` and ``finish_reason``; a server that sends no usage leaves the counts at 0.
 """
 
 from __future__ import annotations
@@ -71,6 +77,10 @@ class ServerEngine:
         self.client.close()
 
 
+_STOPPED = {"stop": "eos", "length": "max_tokens"}
+"""The API's finish_reason in critic's words."""
+
+
 class ServerSession:
     """A conversation kept client-side and resent each turn."""
 
@@ -109,20 +119,27 @@ class ServerSession:
             stream = self.engine.client.chat.completions.create(
                 model=self.engine.model, messages=self._messages(question), stream=True,
                 max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p,
-                seed=settings.seed,
+                seed=settings.seed, stream_options={"include_usage": True},
+                # not in OpenAI's API: llama-server, vLLM and SGLang read it; others ignore it
+                extra_body={"top_k": settings.top_k},
             )
             self.image_encodes += 1 if self.image is not None else 0
             for chunk in stream:
+                if chunk.usage is not None:
+                    record.timings.generated_tokens = chunk.usage.completion_tokens or 0
+                    record.timings.prompt_tokens = chunk.usage.prompt_tokens or 0
                 if not chunk.choices:
                     continue
-                piece = chunk.choices[0].delta.content or ""
+                choice = chunk.choices[0]
+                if choice.finish_reason:
+                    record.stopped = _STOPPED.get(choice.finish_reason, choice.finish_reason)
+                piece = choice.delta.content or ""
                 if piece:
                     if not pieces:
                         record.timings.first_token = time.perf_counter() - started
                         piece = piece.lstrip(" ")
                     pieces.append(piece)
                     yield piece
-            record.stopped = "max_tokens" if len(pieces) >= settings.max_tokens else "eos"
         except GeneratorExit:
             record.partial = True
             record.stopped = "cancelled"
@@ -132,7 +149,6 @@ class ServerSession:
         finally:
             record.answer = "".join(pieces)
             record.timings.generation = time.perf_counter() - started - record.timings.first_token
-            record.timings.generated_tokens = len(pieces)
             self.turns.append(record)
 
     def close(self) -> None:

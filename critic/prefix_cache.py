@@ -1,0 +1,157 @@
+"""The persistent prefix cache: a painting's evaluated system prompt + image, kept on disk.
+
+The first question about a painting pays for the CLIP encode(s) and the prefill of ~650
+positions through the LLM; every later one — another `critic analyze` of it, reopening it
+in `critic chat`, `critic chat --resume` — restores llama.cpp's sequence state instead
+(``llama_state_seq_get_data`` / ``llama_state_seq_set_data``: the KV cache of those
+positions), which is a file read.
+
+An entry is keyed by everything the state depends on: the model's files (LLM, mmproj and
+patch-0 mmproj sha256), the image-token layout and preprocessing, the prompt format and
+the text before the image, the tokenizer's setting, the context size and the KV-cache
+type, and the painting's sha256. It is one file: a header line (JSON with the key, the
+position count, the payload's size and CRC-32) and the payload, written to a temporary
+name and renamed. An entry whose header, size or checksum does not match is ignored and
+deleted, never handed to llama.cpp. The folder is bounded (least recently used first out;
+default `DEFAULT_LIMIT_GB`, `critic cache limit GB`); `critic cache info|clear`.
+
+At 7B shapes an entry is 2 (K and V) × 32 layers × 4096 × 2 bytes (F16) = 512 KiB per
+position, about 320 MiB for a ~640-position prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from critic.paths import data_dir
+
+MAGIC = b"critic-prefix 1\n"
+DEFAULT_LIMIT_GB = 4.0
+_SUFFIX = ".kv"
+
+
+def cache_dir() -> Path:
+    """Under `$CRITIC_HOME` when it is set (tests, portable installs), else the user cache directory."""
+    if os.environ.get("CRITIC_HOME"):
+        root = data_dir() / "cache"
+    else:
+        from platformdirs import user_cache_path
+
+        root = user_cache_path("critic", appauthor=False)
+    path = root / "prefix"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _limit_path() -> Path:
+    return data_dir() / "cache-limit.json"
+
+
+def limit_bytes() -> int:
+    """The cache's size bound in bytes."""
+    try:
+        gigabytes = float(json.loads(_limit_path().read_text())["gb"])
+    except (OSError, ValueError, KeyError, TypeError):
+        gigabytes = DEFAULT_LIMIT_GB
+    return int(gigabytes * (1 << 30))
+
+
+def set_limit(gigabytes: float) -> None:
+    """Bound the cache to `gigabytes` (0 keeps nothing)."""
+    from critic.store import write_atomic
+
+    write_atomic(_limit_path(), json.dumps({"gb": gigabytes}) + "\n")
+
+
+def entry_key(fingerprint: dict, image_sha256: str) -> str:
+    """The key of one painting's prefix under one model and set-up."""
+    text = json.dumps({**fingerprint, "image": image_sha256}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    """A restored prefix: llama.cpp's sequence state and how many positions it holds."""
+
+    state: bytearray
+    n_tokens: int
+
+
+class PrefixCache:
+    """One folder of entries, bounded by `limit` bytes."""
+
+    def __init__(self, folder: Path | None = None, limit: int | None = None) -> None:
+        self.folder = folder or cache_dir()
+        self.limit = limit_bytes() if limit is None else limit
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}{_SUFFIX}"
+
+    def load(self, key: str) -> Entry | None:
+        """The entry for `key`, or None (a damaged or mismatched one is deleted)."""
+        path = self._path(key)
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(len(MAGIC)) != MAGIC:
+                    raise ValueError("not a prefix entry")
+                header = json.loads(handle.readline())
+                state = bytearray(int(header["size"]))
+                complete = handle.readinto(state) == len(state) and not handle.read(1)
+            if header.get("key") != key or not complete or zlib.crc32(state) != header["crc32"]:
+                raise ValueError("damaged or mismatched entry")
+            os.utime(path)  # recently used
+            return Entry(state, int(header["n_tokens"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            return None
+
+    def store(self, key: str, state, n_tokens: int) -> None:
+        """Keep `state` (a bytes-like object) under `key` atomically, then evict the least recently used past the limit."""
+        from critic.store import atomic_path
+
+        if len(state) > self.limit:
+            return
+        header = {"key": key, "n_tokens": n_tokens, "size": len(state), "crc32": zlib.crc32(state)}
+        try:
+            with atomic_path(self._path(key)) as tmp:
+                with open(tmp, "wb") as handle:
+                    handle.write(MAGIC + json.dumps(header).encode() + b"\n")
+                    handle.write(state)
+        except OSError:
+            return  # a full disk costs the next run time, never this answer
+        self.evict()
+
+    def entries(self) -> list[Path]:
+        """Entry files, least recently used first."""
+        files = [p for p in self.folder.glob(f"*{_SUFFIX}") if p.is_file()]
+        return sorted(files, key=lambda p: p.stat().st_mtime)
+
+    def size(self) -> int:
+        """Bytes on disk."""
+        return sum(p.stat().st_size for p in self.entries())
+
+    def evict(self) -> int:
+        """Delete the least recently used entries until the folder fits the limit; return how many."""
+        files = self.entries()
+        total = sum(p.stat().st_size for p in files)
+        removed = 0
+        while files and total > self.limit:
+            oldest = files.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def clear(self) -> int:
+        """Delete every entry; return how many."""
+        files = self.entries()
+        for path in files:
+            path.unlink(missing_ok=True)
+        return len(files)

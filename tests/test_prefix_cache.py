@@ -1,0 +1,94 @@
+"""The persistent prefix cache on the real llama.cpp: same answers, damaged entries rebuilt, bounded, bypassable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from critic import registry
+from critic.cli import main
+from critic.engine.base import Settings
+from critic.prefix_cache import PrefixCache
+
+QUESTION = "What is here?"
+
+
+def _answer(engine, painting, question=QUESTION):
+    session = engine.open_session(painting)
+    text = "".join(session.ask(question, Settings(max_tokens=24)))
+    session.close()
+    return text, session.turns[-1].timings, session.image_encodes
+
+
+def test_a_painting_seen_before_is_restored_and_answers_the_same(installed_model, painting):
+    plain = registry.open_engine(threads=1, cache=False)
+    try:
+        reference, _, _ = _answer(plain, painting)
+        follow, _, _ = _answer(plain, painting, "Where is the light?")
+    finally:
+        plain.close()
+    assert list(PrefixCache().entries()) == []  # --no-cache keeps nothing
+
+    engine = registry.open_engine(threads=1)
+    try:
+        first, timings, encodes = _answer(engine, painting)
+        assert encodes == 1 and timings.prefix_restore == 0 and len(PrefixCache().entries()) == 1
+        again, timings, encodes = _answer(engine, painting)
+        assert encodes == 0 and timings.image_encode == 0 and timings.prefix_restore > 0
+        other, _, _ = _answer(engine, painting, "Where is the light?")
+    finally:
+        engine.close()
+    assert first == again == reference and other == follow
+
+
+def test_damaged_entries_are_rebuilt_never_loaded(installed_model, painting):
+    engine = registry.open_engine(threads=1)
+    try:
+        reference, _, _ = _answer(engine, painting)
+        (entry,) = PrefixCache().entries()
+        data = bytearray(entry.read_bytes())
+        for damage in (lambda d: d[: len(d) // 2], lambda d: d[:-10] + bytes(10), lambda d: b"junk" + d[4:]):
+            entry.write_bytes(bytes(damage(data)))
+            text, timings, encodes = _answer(engine, painting)
+            assert encodes == 1 and timings.prefix_restore == 0 and text == reference
+            assert entry.read_bytes() == bytes(data)  # rebuilt whole
+    finally:
+        engine.close()
+
+
+def test_another_context_size_is_another_entry(installed_model, painting):
+    for n_ctx in (2048, 4096):
+        engine = registry.open_engine(threads=1, n_ctx=n_ctx)
+        try:
+            _, _, encodes = _answer(engine, painting)
+            assert encodes == 1
+        finally:
+            engine.close()
+    assert len(PrefixCache().entries()) == 2
+
+
+def test_the_cache_is_bounded_least_recently_used_first(tmp_path):
+    cache = PrefixCache(tmp_path, limit=2500)
+    for key in ("a", "b", "c"):
+        cache.store(key, bytes(1000), 10)
+        assert cache.load("a") is not None or key == "c"  # "a" kept fresh while there is room
+    assert cache.load("a") is not None and cache.load("b") is None and cache.load("c") is not None
+    assert cache.load("c").n_tokens == 10
+
+
+def test_cache_verb_shows_bounds_and_clears(installed_model, painting, capsys):
+    assert main(["analyze", str(painting), "--format", "json", "--max-tokens", "4", "--threads", "1"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["analyze", str(painting), "--format", "json", "--max-tokens", "4", "--threads", "1"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["timings"]["prefix_restore"] == 0 and second["timings"]["prefix_restore"] > 0
+    assert second["analysis"] == first["analysis"]
+    assert main(["cache", "info"]) == 0
+    assert "1 painting prefix(es)" in capsys.readouterr().out
+    assert main(["cache", "limit", "0"]) == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert main(["cache", "limit", "2"]) == 0 and main(["cache", "clear"]) == 0
+    assert "removed 0" in capsys.readouterr().out.splitlines()[-1]
+    with pytest.raises(SystemExit):
+        main(["cache", "frobnicate"])
