@@ -2,9 +2,12 @@
 
     python bench/chat_followup.py [--rounds 3] [--tokens 32] [--threads N] [--work DIR]
 
-A synthetic model with the vision tower of CLIP ViT-L/14-336 (random weights: 24 layers,
-1024 wide, 576 image tokens, so encoding a painting costs what it costs for GalleryGPT) and a
-small LLM (hidden 256). Each round asks two questions about one painting in one conversation:
+The synthetic model of bench/synthetic.py: CLIP ViT-L/14-336's tower (random weights: 24
+layers, 1024 wide, 576 image tokens, so encoding a painting costs what it costs for
+GalleryGPT) and an LLM at 7B layer width (hidden 4096, FFN 11008, `--layers` layers), so
+prefill costs per layer what it costs in a 7B. Both sides are handed the main mmproj and
+encode once (the exact layout's second encode would only lengthen critic's first answer).
+Each round asks two questions about one painting in one conversation:
 
 - critic: one `LlamaSession` (what `critic chat` runs). The first question encodes the
   painting; the follow-up evaluates only its own words after the cached prefix.
@@ -29,41 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import build_7b_width, painting  # noqa: E402
 
 FIRST = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
 FOLLOW_UP = "Which part of the picture does the eye reach first?"
-
-
-def build_model(work: Path) -> tuple[Path, Path]:
-    """The synthetic model's (llm, mmproj), built once into `work` and reused after."""
-    from critic.manifest import MANIFEST_NAME, Manifest
-
-    out = work / "gguf"
-    if (out / MANIFEST_NAME).exists():
-        return Manifest.read(out / MANIFEST_NAME).file_paths(out)
-    from convert.pipeline import ConvertConfig, convert
-    from convert.tiny import VISION_PRESETS, TinySpec, build
-
-    started = time.perf_counter()
-    build(work / "src", TinySpec(hidden=256, vision=VISION_PRESETS["clip-l"]))
-    convert(ConvertConfig(base=str(work / "src/base"), vision_tower=str(work / "src/vision-tower"),
-                          lora=str(work / "src/lora"), out=str(out), quant="F16", name="synthetic-clip-l"),
-            show_progress=False)
-    print(f"built the synthetic model in {time.perf_counter() - started:.0f} s → {out}", file=sys.stderr)
-    return Manifest.read(out / MANIFEST_NAME).file_paths(out)
-
-
-def painting():
-    """A 600×450 picture (landscape, so it is padded to square like a real one)."""
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (600, 450), (40, 70, 150))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((150, 90, 330, 270), fill=(240, 200, 90))
-    draw.rectangle((0, 340, 600, 450), fill=(30, 30, 40))
-    return image
 
 
 def run_critic(engine, image, tokens: int) -> tuple[float, float]:
@@ -132,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=32, help="tokens generated per answer")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores)")
     parser.add_argument("--work", type=Path, default=None, help="keep the synthetic model here and reuse it")
+    parser.add_argument("--layers", type=int, default=2, help="LLM layers at 7B width")
     args = parser.parse_args(argv)
 
     import llama_cpp
@@ -144,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        llm, mmproj = build_model(work)
+        from critic.manifest import Manifest
+
+        folder = build_7b_width(work, args.layers)
+        llm, mmproj = Manifest.read(folder).file_paths(folder)
         silence_llama_logs()
         engine = LlamaEngine(llm, mmproj, ModelInfo("synthetic-clip-l", "F16"), n_ctx=4096, threads=threads)
         stock = llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
@@ -174,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     c_ratio = median([f / t for t, f in critic_runs])
     s_ratio = median([f / t for t, f in stock_runs])
     vs_stock = median([c[1] / s[1] for c, s in zip(critic_runs, stock_runs)])
-    print(f"synthetic model: CLIP ViT-L/14-336 vision tower, LLM hidden 256, F16, {threads} thread(s), "
+    print(f"synthetic model: CLIP ViT-L/14-336 vision tower, LLM at 7B width ({args.layers} layers), F16, "
+          f"{threads} thread(s), "
           f"{args.tokens} tokens per answer, medians of {args.rounds} alternated rounds")
     print(f"{'':<22}{'first TTFT':>12}{'follow-up TTFT':>16}{'follow-up / first':>19}")
     print(f"{'critic (LlamaSession)':<22}{c1:>11.3f}s{c2:>15.3f}s{c_ratio:>19.3f}")

@@ -2,11 +2,14 @@
 
     python bench/engine_overhead.py [--rounds 3] [--tokens 64] [--big-hidden 1024]
 
-Same GGUF files, image, question and token budget through both, alternated in one run, on
-the tiny model and on a synthetic model large enough that compute dominates. Prints
-tokens/s ratio (critic ÷ stock; goal ≥ 0.97) and time-to-first-token ratio (goal ≤ 1.05).
-Both decode greedily; each side's tokens/s is its own generated tokens over its own
-generation time, so an early EOS on one side does not skew the ratio.
+Same GGUF files, image, question, token budget, threads and batch sizes through both,
+alternated in one run, on the tiny model and on a synthetic model large enough that compute
+dominates. Prints tokens/s ratio (critic ÷ stock; goal ≥ 0.97) and time-to-first-token
+ratio (goal ≤ 1.05). Both decode greedily, and both are counted the same way: a mark each
+time a token's logits are handed to the sampler (critic's `engine.logits`, the stock side's
+logits processor). TTFT runs from the call to the first mark (image encode and prefill
+inside both windows); tokens/s is (marks − 1) over the time from the first mark to the
+last, so an early EOS on one side does not skew the ratio.
 
 Both sides get the one main mmproj and encode the picture once, so they do the same work;
 what the ``exact`` layout's second encode adds is measured by bench/exact_image_tokens.py.
@@ -49,37 +52,57 @@ def painting(size: int):
     return image
 
 
+def _rates(marks: list[float], started: float) -> tuple[float, float]:
+    """(TTFT, tokens/s) from the logits-ready moments of one answer, counted the same on both sides."""
+    ttft = marks[0] - started
+    rate = (len(marks) - 1) / (marks[-1] - marks[0]) if len(marks) > 1 and marks[-1] > marks[0] else 0.0
+    return ttft, rate
+
+
 def run_critic(engine, image, tokens: int) -> tuple[float, float]:
+    """critic's session; a mark each time the sampler takes a token's logits."""
     from critic.engine.base import Settings
     from critic.images import LoadedImage
 
-    started = time.perf_counter()
-    session = engine.open_session(LoadedImage(Path("bench.png"), image, "", "PNG", image.size))
-    for _ in session.ask(QUESTION, Settings(max_tokens=tokens)):
-        pass
-    turn = session.turns[-1]
-    session.close()
-    ttft = turn.timings.first_token or (time.perf_counter() - started)
-    return ttft, turn.timings.tokens_per_second
+    marks: list[float] = []
+    real_logits = engine.logits
+
+    def logits():
+        marks.append(time.perf_counter())
+        return real_logits()
+
+    engine.logits = logits
+    try:
+        started = time.perf_counter()
+        session = engine.open_session(LoadedImage(Path("bench.png"), image, "", "PNG", image.size))
+        for _ in session.ask(QUESTION, Settings(max_tokens=tokens)):
+            pass
+        session.close()
+    finally:
+        del engine.logits
+    return _rates(marks, started)
 
 
 def run_stock(llama, image, tokens: int) -> tuple[float, float]:
+    """The stock handler; a mark each time its sampler takes a token's logits (a logits processor)."""
+    from llama_cpp import LogitsProcessorList
+
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
                                              {"type": "text", "text": QUESTION}]}]
+    marks: list[float] = []
+
+    def mark(input_ids, scores):
+        marks.append(time.perf_counter())
+        return scores
+
     started = time.perf_counter()
-    first = None
-    count = 0
-    for chunk in llama.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True):
-        if chunk["choices"][0]["delta"].get("content"):
-            count += 1
-            if first is None:
-                first = time.perf_counter()
-    end = time.perf_counter()
-    first = first or end
-    return first - started, (count - 1) / (end - first) if count > 1 and end > first else 0.0
+    for _ in llama.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True,
+                                          logits_processor=LogitsProcessorList([mark])):
+        pass
+    return _rates(marks, started)
 
 
 def compare(label: str, llm: Path, mmproj: Path, image, tokens: int, rounds: int, threads: int) -> None:
@@ -91,6 +114,7 @@ def compare(label: str, llm: Path, mmproj: Path, image, tokens: int, rounds: int
 
     engine = LlamaEngine(llm, mmproj, ModelInfo(label), n_ctx=4096, threads=threads)
     stock = llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                            n_batch=512, n_ubatch=512,  # what critic's engine uses
                             chat_handler=Llava15ChatHandler(clip_model_path=str(mmproj), verbose=False),
                             verbose=False)
     results = {"critic": [], "stock": []}

@@ -31,30 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import build_7b_width, painting  # noqa: E402
 
 QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
-
-
-def build_model(work: Path, layers: int) -> Path:
-    """The synthetic model's folder, built once into `work` and reused after."""
-    from critic.manifest import MANIFEST_NAME
-
-    out = work / f"gguf-{layers}"
-    if (out / MANIFEST_NAME).exists():
-        return out
-    from convert.pipeline import ConvertConfig, convert
-    from convert.tiny import VISION_PRESETS, TinySpec, build
-
-    started = time.perf_counter()
-    src = work / f"src-{layers}"
-    build(src, TinySpec(hidden=4096, ffn=11008, layers=layers, heads=32, vocab=32000,
-                        vision=VISION_PRESETS["clip-l"]))
-    convert(ConvertConfig(base=str(src / "base"), vision_tower=str(src / "vision-tower"), lora=str(src / "lora"),
-                          out=str(out), quant="F16", name="synthetic-7b-width"), show_progress=False)
-    print(f"built the synthetic model in {time.perf_counter() - started:.0f} s → {out}", file=sys.stderr)
-    return out
 
 
 def _status(field: str) -> int:
@@ -66,8 +46,6 @@ def _status(field: str) -> int:
 
 def child(folder: Path, mode: str, threads: int) -> dict:
     """One measurement in this process."""
-    from PIL import Image, ImageDraw
-
     from critic.engine.base import ModelInfo, Settings
     from critic.engine.llama import LlamaEngine
     from critic.images import LoadedImage
@@ -77,8 +55,7 @@ def child(folder: Path, mode: str, threads: int) -> dict:
     patch0 = manifest.patch0_path(folder) if mode == "exact" else None
     engine = LlamaEngine(*manifest.file_paths(folder), ModelInfo(mode), n_ctx=2048, threads=threads, patch0=patch0)
     rss_load = _status("VmRSS")
-    picture = Image.new("RGB", (600, 450), (40, 70, 150))
-    ImageDraw.Draw(picture).ellipse((150, 90, 330, 270), fill=(240, 200, 90))
+    picture = painting()
     session = engine.open_session(LoadedImage(Path("bench.png"), picture, "", "PNG", picture.size))
     started = time.perf_counter()
     stream = session.ask(QUESTION, Settings(max_tokens=1))
@@ -106,7 +83,7 @@ def main() -> int:
         print(json.dumps(child(Path(args.child[0]), args.child[1], threads)))
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="critic-bench-"))
-    folder = build_model(work, args.layers)
+    folder = build_7b_width(work, args.layers)
     runs: dict[str, list[dict]] = {"exact": [], "single": []}
     for _ in range(args.rounds):
         for mode in runs:

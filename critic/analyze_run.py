@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from critic.analysis import AnalysisRecord, finish, new_record
 from critic.engine.base import Settings
 from critic.errors import BadImage, ModelNotFound, UsageError
 from critic.images import iter_image_paths, load_image
-from critic.perspectives import compose_question
+from critic.perspectives import compose_question, expand_aspects
 from critic.store import JsonlLog
 
 
@@ -23,7 +24,8 @@ class AnalyzeJob:
     """One `critic analyze` invocation."""
 
     paths: list[Path]
-    question: str
+    questions: list[str]
+    """One or more (several perspectives): each asked after the same prefix, one record each."""
     settings: Settings
     fmt: str
     out: Path | None
@@ -41,11 +43,11 @@ class AnalyzeJob:
             raise UsageError("--max-tokens must be at least 1")
         if args.temperature < 0:
             raise UsageError("--temperature cannot be negative")
-        question = compose_question(args.aspect, args.ask, args.brief, args.lang)
+        questions = [compose_question(aspect, args.ask, args.brief, args.lang) for aspect in expand_aspects(args.aspect)]
         paths = iter_image_paths(args.images)
         if not paths:
             raise UsageError("no images found in " + ", ".join(args.images))
-        return cls(paths, question, Settings(args.max_tokens, args.temperature, seed=args.seed), args.format,
+        return cls(paths, questions, Settings(args.max_tokens, args.temperature, seed=args.seed), args.format,
                    Path(args.out) if args.out else None, args.facts, args.ground, args.model, args.server,
                    args.threads, args.ctx, not args.no_cache)
 
@@ -97,7 +99,7 @@ class AnalyzeJob:
                 continue
             facts = measure(image.image)
             if self.fmt == "json":
-                record = new_record(image, self.question, None, self.settings)
+                record = new_record(image, self.questions[0], None, self.settings)
                 record.status = "measured"
                 record.facts = facts.to_dict()
                 record.analysis = facts_paragraph(facts)
@@ -129,30 +131,32 @@ class AnalyzeJob:
     def _analyse_all(self, engine) -> int:
         log = JsonlLog(self.out) if self.out else None
         done = {r.get("key") for r in log.records() if r.get("status") == "ok"} if log else set()
-        failed = skipped = 0
+        failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
         task = progress.add_task("analysing", total=len(self.paths)) if progress else None
         try:
             if progress:
                 progress.start()
             for path in self.paths:
-                record = self._one(engine, path, done)
-                if record is None:
-                    skipped += 1
-                elif record.status != "ok":
-                    failed += 1
-                if record is not None and log:
-                    log.append(record.to_dict())
+                for record in self._one(engine, path, done):
+                    total += 1
+                    if record is None:
+                        skipped += 1
+                        continue
+                    if record.status != "ok":
+                        failed += 1
+                    if log:
+                        log.append(record.to_dict())
                 if progress:
                     progress.advance(task)
         finally:
             if progress:
                 progress.stop()
         if log:
-            print(f"critic: {len(self.paths) - skipped - failed} analysed, {skipped} already done, "
+            print(f"critic: {total - skipped - failed} analysed, {skipped} already done, "
                   f"{failed} failed → {self.out}", file=sys.stderr)
         if failed:
-            print(f"critic: {failed} of {len(self.paths)} images failed", file=sys.stderr)
+            print(f"critic: {failed} of {total} analyses failed", file=sys.stderr)
         return 1 if failed else 0
 
     def _progress(self):
@@ -162,45 +166,57 @@ class AnalyzeJob:
         return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(stderr=True))
 
-    def _one(self, engine, path: Path, done: set) -> AnalysisRecord | None:
-        import json
+    def _one(self, engine, path: Path, done: set) -> Iterator[AnalysisRecord | None]:
+        """One record per question about the painting at `path` (None for one already done).
 
-        from critic.facts.check import check_analysis
-        from critic.facts.describe import grounding_summary
+        The painting is encoded once; each question is asked after that shared prefix and its
+        turn rewound, so every answer is what a run with that question alone would give.
+        """
         from critic.facts.measure import measure
 
         try:
             image = load_image(path)
         except BadImage as err:
             print(f"critic: error: {err}", file=sys.stderr)
-            return AnalysisRecord(key="", image={"path": str(path)}, question=self.question, prompt="",
-                                  settings=self.settings.to_dict(), status="error", error=str(err),
-                                  model=engine.info.to_dict())
+            yield AnalysisRecord(key="", image={"path": str(path)}, question=self.questions[0], prompt="",
+                                 settings=self.settings.to_dict(), status="error", error=str(err),
+                                 model=engine.info.to_dict())
+            return
         facts = measure(image.image)
+        session = engine.open_session(image)
+        try:
+            for question in self.questions:
+                yield self._ask(engine, session, image, facts, question, done)
+        finally:
+            session.close()
+
+    def _ask(self, engine, session, image, facts, question: str, done: set) -> AnalysisRecord | None:
+        import json
+
+        from critic.facts.check import check_analysis
+        from critic.facts.describe import grounding_summary
+
         ground = grounding_summary(facts) if self.ground else None
-        record = new_record(image, self.question, engine.info, self.settings, ground)
+        record = new_record(image, question, engine.info, self.settings, ground)
         if record.key in done:
             return None
         record.facts = facts.to_dict()
-        question = f"{ground}\n{self.question}" if ground else self.question
-        session = engine.open_session(image)
         console = self._console()
-        try:
-            if self.streaming:
-                from rich.rule import Rule
+        asked = f"{ground}\n{question}" if ground else question
+        if self.streaming:
+            from rich.rule import Rule
 
-                if console.is_terminal or len(self.paths) > 1:
-                    console.print(Rule(f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()))
-                for piece in session.ask(question, self.settings):
-                    console.print(piece, end="", markup=False, highlight=False)
-                    console.file.flush()
-                console.print()
-            else:
-                for _ in session.ask(question, self.settings):
-                    pass
-        finally:
-            session.close()
-        turn = session.turns[-1]
+            if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1:
+                title = f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()
+                console.print(Rule(title if len(self.questions) == 1 else f"{title} — {question}"))
+            for piece in session.ask(asked, self.settings):
+                console.print(piece, end="", markup=False, highlight=False)
+                console.file.flush()
+            console.print()
+        else:
+            for _ in session.ask(asked, self.settings):
+                pass
+        turn = session.rewind()  # the next question branches from the painting again
         finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial, turn.stopped)
         flags = check_analysis(turn.answer, facts)
         record.flags = [_flag_dict(f) for f in flags]
@@ -209,13 +225,13 @@ class AnalyzeJob:
                 from critic.facts.render import render_flags
 
                 console.print(render_flags(turn.answer, flags))
-            if self.show_facts:
+            if self.show_facts and question == self.questions[-1]:
                 self._print_facts(console, image, facts, measured_only=False)
         elif self.fmt == "json" and not self.out:
             print(json.dumps(record.to_dict(), ensure_ascii=False))
         elif self.fmt == "markdown" and not self.out:
             print(self._markdown(record, flags))
-            if self.show_facts:
+            if self.show_facts and question == self.questions[-1]:
                 self._print_facts(console, image, facts, measured_only=False)
         return record
 

@@ -75,6 +75,18 @@ def perspective(name: str) -> Perspective:
     return found
 
 
+def expand_aspects(aspects: list[str] | None) -> list[str | None]:
+    """The perspectives asked for (`all`: every one, in order); [None] for the default question."""
+    if not aspects:
+        return [None]
+    keys: list[str | None] = []
+    for aspect in aspects:
+        for key in ([p.key for p in PERSPECTIVES] if aspect.strip().lower() == "all" else [perspective(aspect).key]):
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
 def compose_question(
     aspect: str | None = None, ask: str | None = None, brief: bool = False, lang: str | None = None
 ) -> str:

@@ -255,3 +255,29 @@ def test_streamed_text_survives_invalid_bytes_and_flushes_a_partial_tail():
     streamed = "".join(stream.push(p) for p in pieces) + stream.flush()
     assert streamed == b"".join(pieces).decode("utf-8", "replace").lstrip(" ")
     assert streamed.startswith("\ufffd<A café")
+
+
+def test_several_perspectives_share_one_encoding_and_answer_as_alone(installed_model, painting, tmp_path, capsys):
+    from critic.cli import main
+    from critic.perspectives import PERSPECTIVES
+
+    base = ["analyze", str(painting), "--format", "json", "--max-tokens", "12", "--threads", "1", "--no-cache"]
+    batch = ["analyze", str(painting), "--max-tokens", "12", "--threads", "1", "--no-cache", "--aspect", "all"]
+    alone = {}
+    for key in ("composition", "light"):
+        assert main([*base, "--aspect", key]) == 0
+        record = json.loads(capsys.readouterr().out)
+        alone[record["question"]] = record["analysis"]
+    assert main([*base, "--aspect", "composition", "--aspect", "light"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["question"]: r["analysis"] for r in records} == alone
+    assert records[0]["timings"]["image_encode"] > 0 and records[1]["timings"]["image_encode"] == 0
+
+    out = tmp_path / "all.jsonl"
+    assert main([*batch, "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == len(PERSPECTIVES)
+    out.write_text("\n".join(lines[:3]) + "\n")  # a run killed after three perspectives
+    assert main([*batch, "--out", str(out)]) == 0
+    assert f"{len(PERSPECTIVES) - 3} analysed, 3 already done" in capsys.readouterr().err
+    assert [json.loads(line)["question"] for line in out.read_text().splitlines()] == [p.question for p in PERSPECTIVES]

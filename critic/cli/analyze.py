@@ -15,7 +15,9 @@ def register(sub) -> None:
                     "texture. With no model installed, prints what can be measured from the image.",
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders")
-    parser.add_argument("--aspect", metavar="NAME", help="one perspective (see --aspects)")
+    parser.add_argument("--aspect", metavar="NAME", action="append",
+                        help="a perspective (see --aspects); repeat it for several, or `all`: each is asked after "
+                             "one shared encoding of the painting, one result per perspective")
     parser.add_argument("--aspects", action="store_true", help="list the perspectives and exit")
     parser.add_argument("--example", action="store_true", help="analyse an example painting critic draws itself")
     parser.add_argument("--ask", metavar="QUESTION", help="ask any question instead")

@@ -118,6 +118,10 @@ class Session(Protocol):
         """Stream the answer to `question`, piece by piece; closing the iterator stops it."""
         ...
 
+    def rewind(self) -> TurnRecord | None:
+        """Forget the last turn and return it; the painting stays."""
+        ...
+
     def close(self) -> None:
         """Release what the session holds."""
         ...

@@ -151,5 +151,9 @@ class ServerSession:
             record.timings.generation = time.perf_counter() - started - record.timings.first_token
             self.turns.append(record)
 
+    def rewind(self) -> TurnRecord | None:
+        """Forget the last turn (the conversation is kept here and resent with each question)."""
+        return self.turns.pop() if self.turns else None
+
     def close(self) -> None:
         return None

@@ -306,21 +306,24 @@ class ChatApp(App[int]):
 
     async def _answer_ended(self, conversation: Conversation, item: AnswerItem, record: TurnRecord | None,
                             error: str | None) -> None:
-        self.answering = False
-        if error:
-            self.notify_error(error)
-        if item.is_attached:
-            if record is None:
-                await item.finish("", error=error)
-            else:
-                marked, notes = mark_flags(record.answer, conversation.flags(record.answer))
-                await item.finish(marked, record.partial, notes, record=record)
-            self.chat.scroll_end(animate=False)
-        if record is not None and conversation is self.conversation:
-            self.status.tokens_per_second = record.timings.tokens_per_second
-            self.status.context_used, self.status.context_size = conversation.context
-            for notice in conversation.notices:
-                self.notify(notice, severity="warning", timeout=12)
+        # `answering` turns False only once the answer and the status bar show the result
+        try:
+            if error:
+                self.notify_error(error)
+            if record is not None and conversation is self.conversation:
+                self.status.tokens_per_second = record.timings.tokens_per_second
+                self.status.context_used, self.status.context_size = conversation.context
+                for notice in conversation.notices:
+                    self.notify(notice, severity="warning", timeout=12)
+            if item.is_attached:
+                if record is None:
+                    await item.finish("", error=error)
+                else:
+                    marked, notes = mark_flags(record.answer, conversation.flags(record.answer))
+                    await item.finish(marked, record.partial, notes, record=record)
+                self.chat.scroll_end(animate=False)
+        finally:
+            self.answering = False
 
     # -- actions ---------------------------------------------------------------------------------
 
