@@ -206,7 +206,36 @@ class ScriptServer:
                 if isinstance(behaviour, Slow):
                     time.sleep(behaviour.seconds)
                 text = behaviour.text if isinstance(behaviour, Reply) else server.answer(body)
+                if body.get("stream"):
+                    self._stream(body, text)
+                    return
                 self._send(200, json.dumps(completion(body, text)).encode())
+
+            def _stream(self, body: dict[str, Any], text: str) -> None:
+                """Server-sent events: a chunk per word (cut at max_tokens words), the finish
+                reason, and the usage when `stream_options.include_usage` asks for it."""
+                limit = int(body.get("max_tokens") or 1 << 30)
+                words = text.split()
+                sent = words[:limit]
+                events = [{"choices": [{"index": 0, "delta": {"content": " " + word}, "finish_reason": None}]}
+                          for word in sent]
+                events.append({"choices": [{"index": 0, "delta": {},
+                                            "finish_reason": "length" if len(words) > limit else "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events.append({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": len(sent),
+                                                            "total_tokens": 7 + len(sent)}})
+                payload = "".join(
+                    "data: " + json.dumps({"id": "chatcmpl-scripted", "object": "chat.completion.chunk",
+                                           "created": 0, "model": body.get("model", "scripted"), **event}) + "\n\n"
+                    for event in events) + "data: [DONE]\n\n"
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Content-Length", str(len(payload.encode())))
+                    self.end_headers()
+                    self.wfile.write(payload.encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
         return Handler
 

@@ -281,3 +281,29 @@ def test_several_perspectives_share_one_encoding_and_answer_as_alone(installed_m
     assert main([*batch, "--out", str(out)]) == 0
     assert f"{len(PERSPECTIVES) - 3} analysed, 3 already done" in capsys.readouterr().err
     assert [json.loads(line)["question"] for line in out.read_text().splitlines()] == [p.question for p in PERSPECTIVES]
+
+
+def test_the_server_backend_sends_every_setting_and_reads_usage_and_finish_reason(painting):
+    """top_k travels in the body; token counts and the stop reason come from the API, not from chunks."""
+    from openai_script_server import ScriptServer
+
+    from critic.engine.base import Settings
+    from critic.engine.server import ServerEngine
+    from critic.prompt import SYSTEM
+
+    with ScriptServer(lambda body: "A calm blue field under a pale sky with one warm light") as server:
+        engine = ServerEngine(server.url, model="scripted")
+        session = engine.open_session(painting)
+        text = "".join(session.ask("What is here?", Settings(max_tokens=5, top_k=7, seed=11)))
+        cut = session.turns[-1]
+        "".join(session.ask("And the light?", Settings(max_tokens=50)))
+        whole = session.turns[-1]
+        engine.close()
+    body = server.log[0].body
+    assert body["top_k"] == 7 and body["seed"] == 11 and body["max_tokens"] == 5
+    assert body["messages"][0] == {"role": "system", "content": SYSTEM}
+    image_url = body["messages"][1]["content"][0]["image_url"]["url"]
+    assert image_url.startswith("data:image/png;base64,")
+    assert text == "A calm blue field under"
+    assert (cut.stopped, cut.timings.generated_tokens) == ("max_tokens", 5)
+    assert (whole.stopped, whole.timings.generated_tokens) == ("eos", 12)
