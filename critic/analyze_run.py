@@ -78,7 +78,8 @@ class AnalyzeJob:
     def _engine(self):
         from critic.engine import open_engine
 
-        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads, cache=self.cache)
+        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads, cache=self.cache,
+                           keep_new=len(self.paths) == 1)
 
     # -- no model: measured facts ---------------------------------------------------------
 

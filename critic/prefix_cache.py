@@ -15,8 +15,14 @@ name and renamed. An entry whose header, size or checksum does not match is igno
 deleted, never handed to llama.cpp. The folder is bounded (least recently used first out;
 default `DEFAULT_LIMIT_GB`, `critic cache limit GB`); `critic cache info|clear`.
 
+Who writes: `critic chat` and `critic analyze` of one painting keep new entries; a batch
+(`critic analyze DIR`, `critic eval generate`) only restores what is there, since writing
+and evicting ~320 MB for each of thousands of paintings seen once would cost time and disk
+wear for nothing.
+
 At 7B shapes an entry is 2 (K and V) × 32 layers × 4096 × 2 bytes (F16) = 512 KiB per
-position, about 320 MiB for a ~640-position prefix.
+position, about 360 MB for the ~680-position prefix of the paper's prompt (measured: 22 MB
+with two layers, bench/prefix_cache.py).
 """
 
 from __future__ import annotations
@@ -85,9 +91,11 @@ class Entry:
 class PrefixCache:
     """One folder of entries, bounded by `limit` bytes."""
 
-    def __init__(self, folder: Path | None = None, limit: int | None = None) -> None:
+    def __init__(self, folder: Path | None = None, limit: int | None = None, writable: bool = True) -> None:
+        """`writable` False: restore what is there, keep nothing new (batches of paintings seen once)."""
         self.folder = folder or cache_dir()
         self.limit = limit_bytes() if limit is None else limit
+        self.writable = writable
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{_SUFFIX}"
@@ -116,7 +124,7 @@ class PrefixCache:
         """Keep `state` (a bytes-like object) under `key` atomically, then evict the least recently used past the limit."""
         from critic.store import atomic_path
 
-        if len(state) > self.limit:
+        if not self.writable or len(state) > self.limit:
             return
         header = {"key": key, "n_tokens": n_tokens, "size": len(state), "crc32": zlib.crc32(state)}
         try:

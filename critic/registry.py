@@ -229,8 +229,9 @@ def remove(name: str) -> None:
 
 
 def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None,
-                cache: bool = True):
-    """Verify and load a model into a LlamaEngine, with the persistent prefix cache unless `cache` is False."""
+                cache: bool = True, keep_new: bool = True):
+    """Verify and load a model into a LlamaEngine, with the persistent prefix cache unless `cache` is False
+    (`keep_new` False: only restore, for batches of paintings seen once)."""
     from critic.engine.llama import DEFAULT_CTX, LlamaEngine
 
     model = find(name)
@@ -238,4 +239,4 @@ def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int 
     from critic.prefix_cache import PrefixCache
 
     return LlamaEngine.from_folder(model.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,
-                                   cache=PrefixCache() if cache else None)
+                                   cache=PrefixCache(writable=keep_new) if cache else None)

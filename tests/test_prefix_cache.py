@@ -92,3 +92,16 @@ def test_cache_verb_shows_bounds_and_clears(installed_model, painting, capsys):
     assert "removed 0" in capsys.readouterr().out.splitlines()[-1]
     with pytest.raises(SystemExit):
         main(["cache", "frobnicate"])
+
+
+def test_a_batch_restores_but_keeps_nothing_new(installed_model, painting, tmp_path, capsys):
+    other = tmp_path / "other.jpg"
+    other.write_bytes(painting.read_bytes() + b"\0")  # another file, another sha256
+    assert main(["analyze", str(painting), str(other), "--format", "json", "--max-tokens", "2", "--threads", "1"]) == 0
+    assert PrefixCache().entries() == []
+    assert main(["analyze", str(painting), "--format", "json", "--max-tokens", "2", "--threads", "1"]) == 0
+    assert len(PrefixCache().entries()) == 1
+    capsys.readouterr()
+    assert main(["analyze", str(painting), str(other), "--format", "json", "--max-tokens", "2", "--threads", "1"]) == 0
+    restored = [json.loads(line)["timings"]["prefix_restore"] > 0 for line in capsys.readouterr().out.splitlines()]
+    assert restored == [True, False] and len(PrefixCache().entries()) == 1

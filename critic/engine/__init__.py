@@ -9,16 +9,16 @@ from critic.engine.base import Settings
 
 
 def open_engine(model: str | None = None, server: str | None = None, n_ctx: int | None = None,
-                threads: int | None = None, cache: bool = True):
+                threads: int | None = None, cache: bool = True, keep_new: bool = True):
     """The local model called `model` (or the default), or the model behind `server`;
-    `cache`: restore and keep paintings' evaluated prefixes (critic.prefix_cache)."""
+    `cache`: restore paintings' evaluated prefixes, and keep new ones if `keep_new` (critic.prefix_cache)."""
     if server:
         from critic.engine.server import ServerEngine
 
         return ServerEngine(server, model)
     from critic.registry import open_engine as open_local
 
-    return open_local(model, n_ctx=n_ctx, threads=threads, cache=cache)
+    return open_local(model, n_ctx=n_ctx, threads=threads, cache=cache, keep_new=keep_new)
 
 
 @dataclass
@@ -53,4 +53,4 @@ class Answerer:
 
 def answerer_for(model: str | None = None, server: str | None = None, settings: Settings | None = None) -> Answerer:
     """An Answerer for `critic eval`, local or remote."""
-    return Answerer(open_engine(model, server), settings or Settings())
+    return Answerer(open_engine(model, server, keep_new=False), settings or Settings())
