@@ -14,6 +14,7 @@ from typing import Any
 
 from critic.errors import BadData, UsageError
 from critic.perspectives import PERSPECTIVES
+from critic.store import output_lock
 
 from annotate.answers import FILENAME, AnswerStore
 from annotate.client import RetryPolicy
@@ -134,6 +135,11 @@ def execute(config: RunConfig, progress: Progress | None = None) -> dict[str, An
     paintings, report = _ingest(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "critic annotate run"):
+        return _execute(config, providers, paintings, report, out, progress)
+
+
+def _execute(config: RunConfig, providers, paintings, report, out: Path, progress: Progress | None) -> dict[str, Any]:
     _save_config(config, providers)
     with AnswerStore(out) as store:
         with Runner(store, providers, config.policy(), send=True, progress=progress or NoProgress(),

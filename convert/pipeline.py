@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from critic import __version__
 from critic.errors import UsageError
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
+from critic.store import partial_dir
 
 
 @dataclass
@@ -66,7 +66,7 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    work = partial_dir(out)  # removes (and says so) what an interrupted run on `out` left
     try:
         llm_f16 = work / f"{slug}.F16.gguf"
         with _progress(show_progress) as progress:

@@ -16,7 +16,7 @@ from critic.engine.base import Settings
 from critic.errors import BadImage, ModelNotFound, UsageError
 from critic.images import iter_image_paths, load_image
 from critic.perspectives import compose_question, expand_aspects
-from critic.store import JsonlLog
+from critic.store import JsonlLog, output_lock
 
 
 @dataclass
@@ -71,6 +71,9 @@ class AnalyzeJob:
                 raise
             return self._measured_only(str(err))
         try:
+            if self.out:
+                with output_lock(self.out, "critic analyze"):
+                    return self._analyse_all(engine)
             return self._analyse_all(engine)
         finally:
             engine.close()

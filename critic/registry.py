@@ -175,17 +175,43 @@ def _install(manifest: Manifest, folder: Path | None, force: bool,
     return InstalledModel(target, manifest)
 
 
-def installed() -> list[InstalledModel]:
-    """Every registered model, sorted by name; unreadable folders are skipped."""
-    found = []
+@dataclass
+class BrokenModel:
+    """A model folder whose manifest cannot be read: named, never silently skipped."""
+
+    folder: Path
+    reason: str
+
+    @property
+    def fix(self) -> str:
+        return (f"remove it with `critic models rm {self.folder.name}`, then add the converted folder "
+                "again with `critic models add DIR`")
+
+    def error(self) -> BadModelFile:
+        """The error that names it, its reason and the fix."""
+        return BadModelFile(f"the installed model '{self.folder.name}' is damaged ({self.reason}): {self.fix}")
+
+
+def _scan() -> tuple[list[InstalledModel], list[BrokenModel]]:
+    found, broken = [], []
     for folder in sorted(models_dir().iterdir()):
-        if folder.name.startswith(".") or not (folder / MANIFEST_NAME).exists():
+        if folder.name.startswith(".") or not folder.is_dir():
             continue
         try:
             found.append(InstalledModel(folder, Manifest.read(folder / MANIFEST_NAME)))
-        except BadModelFile:
-            continue
-    return found
+        except BadModelFile as err:
+            broken.append(BrokenModel(folder, str(err).removeprefix(f"{folder / MANIFEST_NAME}: ")))
+    return found, broken
+
+
+def installed() -> list[InstalledModel]:
+    """Every registered model whose manifest reads, sorted by folder name (see `broken`)."""
+    return _scan()[0]
+
+
+def broken() -> list[BrokenModel]:
+    """Registered model folders whose manifest is missing or damaged."""
+    return _scan()[1]
 
 
 def default_name() -> str | None:
@@ -201,26 +227,38 @@ def set_default(name: str) -> None:
 
 
 def find(name: str | None = None) -> InstalledModel:
-    """The model called `name`, or the default, or the only one; ModelNotFound otherwise."""
-    models = installed()
+    """The model called `name`, or the default, or the only one.
+
+    ModelNotFound only where no such model was installed; a damaged one that would have
+    been used (asked for, the default, or all there is) is a BadModelFile naming it.
+    """
+    models, damaged = _scan()
+    wanted = name or _settings().get("default")
+    for model in models:
+        if wanted and (model.name == wanted or model.folder.name == wanted):
+            return model
+    for bad in damaged:
+        if wanted and bad.folder.name in (wanted, _slug(wanted)):
+            raise bad.error()
     if not models:
+        if damaged:
+            raise damaged[0].error()
         raise ModelNotFound(INSTALL_HINT)
     if name is None:
-        name = default_name()
-        if name is None:
-            if len(models) == 1:
-                return models[0]
-            raise ModelNotFound("several models are installed and none is the default: "
-                                "pass --model NAME or run `critic models default NAME`")
-    for model in models:
-        if model.name == name or model.folder.name == name:
-            return model
+        if len(models) == 1:
+            return models[0]
+        raise ModelNotFound("several models are installed and none is the default: "
+                            "pass --model NAME or run `critic models default NAME`")
     names = ", ".join(m.name for m in models)
     raise ModelNotFound(f"no model named '{name}' (installed: {names})")
 
 
 def remove(name: str) -> None:
-    """Delete a registered model's folder."""
+    """Delete a registered model's folder (a damaged one by its folder name)."""
+    for bad in broken():
+        if bad.folder.name == name:
+            shutil.rmtree(bad.folder)
+            return
     model = find(name)
     shutil.rmtree(model.folder)
     if _settings().get("default") == model.name:

@@ -1,17 +1,78 @@
-"""Durable outputs: atomic file writes and append-only JSONL logs that survive a kill.
+"""Durable outputs: atomic file writes, append-only JSONL logs that survive a kill, and output locks.
 
 Every batch in the project (analyze, eval generate, annotate) writes through these, so a
 result on disk is either whole or absent and a rerun knows exactly what is done.
+
+Temporaries are named ``.NAME.PID.XXXX.part`` beside the output NAME: a run killed mid-write
+leaves one behind, and the next writer of NAME removes those whose process is gone
+(`clear_stale_partials`; a live one, even a reused PID, is left alone). Outputs get the
+user's umask, as any file they create would, not the private mode of a temporary.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+log = logging.getLogger("critic")
+
+
+def umask() -> int:
+    """The process's umask (read without changing it where the system allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clear_stale_partials(final: Path) -> list[Path]:
+    """Remove the temporaries of `final` left by runs that are gone; return what was removed."""
+    final = Path(final)
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for path in final.parent.glob(f".{final.name}.*.part"):
+        owner = path.name[len(final.name) + 2:].split(".", 1)[0]
+        if owner.isdigit() and (int(owner) == os.getpid() or _pid_alive(int(owner))):
+            continue  # a live writer's (or, with a reused PID, left alone to be safe)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def partial_dir(final: Path) -> Path:
+    """A new temporary folder for `final` (stale ones of earlier runs removed and said so), with the umask's mode."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in clear_stale_partials(final):
+        log.warning("critic: removed %s, left by an interrupted run", stale)
+    path = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent))
+    os.chmod(path, 0o777 & ~umask())
+    return path
 
 
 @contextlib.contextmanager
@@ -19,7 +80,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it over `final` only on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    for stale in clear_stale_partials(final):
+        log.warning("critic: removed %s, left by an interrupted run", stale)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent)
+    os.fchmod(fd, 0o666 & ~umask())
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -35,6 +99,42 @@ def write_atomic(final: Path, data: str | bytes) -> None:
     """Write `data` to `final` atomically."""
     with atomic_path(final) as tmp:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, what: str) -> Iterator[None]:
+    """Hold `out` (a file or a folder) for this run; a second run on it stops with a clear error.
+
+    An advisory lock on ``.NAME.lock`` beside a file (or ``.lock`` inside a folder), released
+    by the system when the process ends, however it ends. Where the platform has no
+    `fcntl` (Windows), runs are not locked.
+    """
+    from critic.errors import UsageError
+
+    out = Path(out)
+    lock = out / ".lock" if out.is_dir() else out.with_name(f".{out.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise UsageError(f"{out} is being written by another `{what}` run ({owner}); "
+                             "wait for it to finish, or give another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

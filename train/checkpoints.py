@@ -15,7 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from critic.store import write_atomic
+from critic.store import log, write_atomic
 
 CHECKPOINTS = "checkpoints"
 STATE_DIR = "state"
@@ -72,12 +72,13 @@ def latest_checkpoint(out: Path) -> tuple[int, Path] | None:
 
 
 def clear_partial(out: Path) -> None:
-    """Remove checkpoint folders a kill left half-written."""
+    """Remove checkpoint folders a kill left half-written (a run holds its --out alone), saying so."""
     folder = out / CHECKPOINTS
     if folder.is_dir():
         for child in folder.iterdir():
             if child.name.endswith(".part"):
                 shutil.rmtree(child, ignore_errors=True)
+                log.warning("critic: removed %s, left by an interrupted run", child)
 
 
 def publish(out: Path, step: int) -> Path:

@@ -57,18 +57,24 @@ def run(args: argparse.Namespace) -> int:
         from rich.console import Console
         from rich.table import Table
 
-        models = registry.installed()
-        if not models:
+        models, damaged = registry.installed(), registry.broken()
+        if not models and not damaged:
             print(registry.INSTALL_HINT)
             return 0
         default = registry.default_name()
-        table = Table(box=None, pad_edge=False)
-        for column in ("", "name", "quantization", "mmproj", "image tokens", "size"):
-            table.add_column(column)
-        for m in models:
-            table.add_row("*" if m.name == default else "", m.name, m.manifest.quantization,
-                          m.manifest.mmproj.quantization, m.manifest.class_token_layout, _size(m.size))
-        Console(highlight=False).print(table)
+        console = Console(highlight=False)
+        if models:
+            table = Table(box=None, pad_edge=False)
+            for column in ("", "name", "quantization", "mmproj", "image tokens", "size"):
+                table.add_column(column)
+            for m in models:
+                table.add_row("*" if m.name == default else "", m.name, m.manifest.quantization,
+                              m.manifest.mmproj.quantization, m.manifest.class_token_layout, _size(m.size))
+            console.print(table)
+            if default:
+                console.print("* the default model, used when --model is not given")
+        for bad in damaged:
+            console.print(f"BROKEN {bad.folder.name}: {bad.reason}; {bad.fix}", markup=False, soft_wrap=True)
         return 0
     if verb == "show":
         model = registry.find(args.name)

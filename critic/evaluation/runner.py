@@ -22,7 +22,7 @@ from critic import __version__
 from critic.errors import BadImage, ContextOverflow
 from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem, QAItem, StyleItem
 from critic.perspectives import DEFAULT_QUESTION
-from critic.store import JsonlLog
+from critic.store import JsonlLog, output_lock
 
 VQA_INSTRUCTION = "Answer the question using a single word or phrase."
 """LLaVA-1.5's short-answer instruction, appended to every AQUA and ArtQuest question."""
@@ -179,6 +179,12 @@ def run_tasks(
     console: Any = None,
 ) -> RunSummary:
     """Answer every task not yet done by this model and settings, appending one record each."""
+    with output_lock(out, f"critic eval {task}"):
+        return _run_tasks(task, tasks, answerer, out, images_dir, progress, console)
+
+
+def _run_tasks(task: str, tasks: Sequence[Task], answerer: Answerer, out: Path, images_dir: Path, progress: bool,
+               console: Any) -> RunSummary:
     log = JsonlLog(out)
     model, settings = describe(answerer)
     key = run_key(model, settings)
