@@ -72,7 +72,7 @@ def latest_checkpoint(out: Path) -> tuple[int, Path] | None:
 
 
 def clear_partial(out: Path) -> None:
-    """Remove checkpoint folders a kill left half-written (a run holds its --out alone), saying so."""
+    """Remove checkpoint folders a kill left half-written, saying so."""
     folder = out / CHECKPOINTS
     if folder.is_dir():
         for child in folder.iterdir():
