@@ -139,3 +139,16 @@ def test_the_layout_helper_agrees_with_the_session(engine, painting):
     turns = [Turn(q, None) for q, _ in session._turn_ids]
     layout = layout_tokens(engine.tokenize, engine.bos, engine.eos, turns[:1], legacy=engine.legacy)
     assert _cache_ids(engine, session)[: len(layout.after)] == layout.after
+
+
+def test_time_to_first_token_is_the_first_sampled_token_even_if_not_printable(engine, painting, monkeypatch):
+    """A first token that is half a UTF-8 character (a byte piece) still ends the wait for the first token."""
+    import critic.engine.llama as llama_module
+
+    lead_byte = next(i for i in range(engine.llama.n_vocab()) if engine.llama.detokenize([i]) == b"\xe2")
+    monkeypatch.setattr(llama_module, "sample", lambda logits, settings, rng: lead_byte)
+    session = engine.open_session(painting)
+    pieces = list(session.ask("What is here?", Settings(max_tokens=1)))
+    record = session.turns[-1]
+    assert pieces[0] == "" and record.answer == "\ufffd"  # nothing printable until the flush
+    assert record.timings.first_token > 0
