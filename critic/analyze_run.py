@@ -89,6 +89,9 @@ class AnalyzeJob:
     def _measured_only(self, hint: str) -> int:
         import json
 
+        if not self.show_facts:
+            raise UsageError(f"nothing to do: {hint}; and --no-facts turns off the measured facts, "
+                             "the one thing critic can show without a model")
         from critic.facts.describe import facts_paragraph
         from critic.facts.measure import measure
 
@@ -119,12 +122,12 @@ class AnalyzeJob:
 
         from critic.facts.render import render_facts
 
-        if self.fmt == "markdown":
+        if self.fmt == "markdown":  # unwrapped: a Markdown file must not depend on the terminal's width
             from critic.facts.describe import facts_paragraph
 
-            console.print(f"## Measured facts — {image.path.name}\n", markup=False)
-            console.print("*Measured from the image, not written by a model.*\n", markup=False)
-            console.print(facts_paragraph(facts) + "\n", markup=False)
+            print(f"## Measured facts — {image.path.name}\n")
+            print("*Measured from the image, not written by a model.*\n")
+            print(facts_paragraph(facts) + "\n")
             return
         if measured_only:
             console.print(Rule(f"{image.path.name} — measured, no model installed"))

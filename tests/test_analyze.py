@@ -307,3 +307,31 @@ def test_the_server_backend_sends_every_setting_and_reads_usage_and_finish_reaso
     assert text == "A calm blue field under"
     assert (cut.stopped, cut.timings.generated_tokens) == ("max_tokens", 5)
     assert (whole.stopped, whole.timings.generated_tokens) == ("eos", 12)
+
+
+def test_markdown_does_not_depend_on_the_terminal_width(installed_model, painting):
+    outputs = []
+    for columns in ("40", "200"):
+        result = subprocess.run(
+            [sys.executable, "-m", "critic", "analyze", str(painting), "--format", "markdown", "--max-tokens", "40",
+             "--threads", "1"], capture_output=True, text=True, timeout=300,
+            env={**os.environ, "COLUMNS": columns})
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert not any(line != line.rstrip() for line in outputs[0].splitlines())
+    assert any(len(line) > 40 for line in outputs[0].splitlines())
+
+
+def test_nothing_to_do_without_a_model_and_without_facts(painting, capsys):
+    from critic.cli import main
+
+    assert main(["analyze", str(painting), "--no-facts"]) == 2
+    assert "nothing to do" in capsys.readouterr().err
+
+
+def test_chat_with_a_missing_picture_fails_at_the_prompt(tmp_path, capsys):
+    from critic.cli import main
+
+    assert main(["chat", str(tmp_path / "missing.jpg")]) == 5
+    assert capsys.readouterr().err.strip() == f"critic: error: {tmp_path / 'missing.jpg'}: no such file"

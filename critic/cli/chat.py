@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         if resume is None:
             raise UsageError("no saved conversations yet: `critic chat IMAGE` starts one")
         history.get(resume)  # an unknown id is a one-line error here, before the screen changes
+    if args.image:
+        from critic.images import load_image
+
+        load_image(args.image)  # a missing or unreadable picture is the same one-line error as in analyze
 
     from critic import registry
     from critic.tui.app import ChatApp  # imports textual-image, which asks the terminal before Textual starts

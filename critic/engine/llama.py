@@ -76,17 +76,6 @@ class LlamaEngine:
         llm_header, mm_header = check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
         if patch0 is not None:
             self._check_patch0(mm_header, check_mmproj(patch0))
-        if n_ctx < MIN_CTX:
-            raise UsageError(f"--ctx {n_ctx}: at least {MIN_CTX} (the painting alone takes "
-                             f"{(mm_header.fields['clip.vision.image_size'] // mm_header.fields['clip.vision.patch_size']) ** 2}"
-                             " positions, then the prompt, the question and the answer)")
-        import llama_cpp
-        import llama_cpp.mtmd_cpp as mtmd
-
-        silence_llama_logs()
-        self.info = info
-        self._mtmd = mtmd
-        self._llama_cpp = llama_cpp
         fields = mm_header.fields
         self.image_size = int(fields["clip.vision.image_size"])
         self.patch_size = int(fields["clip.vision.patch_size"])
@@ -94,6 +83,17 @@ class LlamaEngine:
         self.preprocess = str(fields.get("critic.preprocess", "pad"))
         self.legacy = bool(llm_header.fields.get(LEGACY_KEY, False))
         self.exact = patch0 is not None
+        if n_ctx < MIN_CTX:
+            raise UsageError(f"--ctx {n_ctx}: at least {MIN_CTX} (the painting alone takes "
+                             f"{(self.image_size // self.patch_size) ** 2} positions, then the prompt, the question "
+                             "and the answer)")
+        import llama_cpp
+        import llama_cpp.mtmd_cpp as mtmd
+
+        silence_llama_logs()
+        self.info = info
+        self._mtmd = mtmd
+        self._llama_cpp = llama_cpp
         threads = threads or physical_cores()
         started = time.perf_counter()
         try:
@@ -119,8 +119,7 @@ class LlamaEngine:
         self._answering: LlamaSession | None = None  # the session whose answer is being generated
         self.cache = cache if files_sha256 else None
         self.fingerprint = {
-            **(files_sha256 or {}), "layout": "exact" if self.exact else mm_header.fields.get(
-                "critic.class_token_layout", "stock"),
+            **(files_sha256 or {}), "layout": "exact" if self.exact else fields.get("critic.class_token_layout", "stock"),
             "preprocess": self.preprocess, "prompt": PROMPT_FORMAT, "head": head_text(), "legacy": self.legacy,
             "n_ctx": self.n_ctx, "n_batch": n_batch, "kv": "f16",
         }
