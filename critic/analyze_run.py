@@ -225,6 +225,7 @@ class AnalyzeJob:
                 pass
         turn = session.rewind()  # the next question branches from the painting again
         finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial, turn.stopped)
+        record.settings = {**record.settings, "seed": turn.seed}  # the one drawn when none was given
         flags = check_analysis(turn.answer, facts)
         record.flags = [_flag_dict(f) for f in flags]
         if self.streaming:

@@ -61,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX conversations_by_update ON conversations(updated);
         """,
     ),
+    Migration("turn-seeds", "ALTER TABLE turns ADD COLUMN seed INTEGER;"),
 )
 
 
@@ -72,6 +73,7 @@ class SavedTurn:
     answer: str
     partial: bool = False
     timings: dict = field(default_factory=dict)
+    seed: int | None = None
 
 
 @dataclass
@@ -183,10 +185,10 @@ class History:
                 else:
                     position = 0 if last is None else last + 1
                 db.execute(
-                    "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created, seed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, position, turn.question, turn.answer, int(turn.partial),
-                     json.dumps(turn.timings), now),
+                     json.dumps(turn.timings), now, turn.seed),
                 )
                 db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
                 db.execute("COMMIT")
@@ -203,7 +205,7 @@ class History:
             if row is None:
                 raise UsageError(f"no saved conversation {conversation_id}: see `critic chat --history`")
             turns = [
-                SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]))
+                SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]), t["seed"])
                 for t in db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY position",
                                     (conversation_id,))
             ]

@@ -335,3 +335,45 @@ def test_chat_with_a_missing_picture_fails_at_the_prompt(tmp_path, capsys):
 
     assert main(["chat", str(tmp_path / "missing.jpg")]) == 5
     assert capsys.readouterr().err.strip() == f"critic: error: {tmp_path / 'missing.jpg'}: no such file"
+
+
+def test_sampling_draws_and_records_a_seed_that_reproduces_the_answer(installed_model, painting, capsys):
+    from critic.cli import main
+
+    base = ["analyze", str(painting), "--format", "json", "--max-tokens", "24", "--threads", "1",
+            "--temperature", "0.9"]
+    records = []
+    for _ in range(2):
+        assert main(base) == 0
+        records.append(json.loads(capsys.readouterr().out))
+    seeds = [r["settings"]["seed"] for r in records]
+    assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1]
+    assert main([*base, "--seed", str(seeds[0])]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["analysis"] == records[0]["analysis"] and again["settings"]["seed"] == seeds[0]
+    assert main(["analyze", str(painting), "--format", "json", "--max-tokens", "4", "--threads", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["seed"] == 0  # greedy: nothing to draw
+
+
+def test_regenerate_samples_anew_and_the_seed_is_saved(installed_model, painting):
+    from critic import registry
+    from critic.engine.base import Settings
+    from critic.history import History
+    from critic.images import load_image
+    from critic.tui.conversation import Conversation, Painting
+
+    history = History()
+    engine = registry.open_engine(threads=1)
+    try:
+        conversation = Conversation(Painting(load_image(painting)), Settings(max_tokens=16, temperature=0.9, seed=None),
+                                    history)
+        "".join(conversation.stream(engine, "What is here?"))
+        first = conversation.turns[-1].seed
+        "".join(conversation.stream(engine, "What is here?", regenerate=True))
+        second = conversation.turns[-1].seed
+        saved = history.get(conversation.id)
+        markdown = conversation.markdown()
+    finally:
+        engine.close()
+    assert first != second and [t.seed for t in saved.turns] == [second]
+    assert f"sampled with seed {second}" in markdown

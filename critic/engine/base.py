@@ -7,7 +7,7 @@ UI tests may script a fake with the same shape.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -41,10 +41,19 @@ class Settings:
     temperature: float = 0.0
     top_p: float = 0.95
     top_k: int = 40
-    seed: int = 0
+    seed: int | None = 0
+    """None: each answer draws its own seed (recorded in its TurnRecord), so sampling twice differs."""
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def for_answer(self) -> "Settings":
+        """These settings with a concrete seed: the given one, or a fresh random one when none was given."""
+        if self.seed is not None:
+            return self
+        import secrets
+
+        return replace(self, seed=secrets.randbelow(1 << 31) if self.temperature > 0 else 0)
 
 
 @dataclass
@@ -104,6 +113,8 @@ class TurnRecord:
     partial: bool = False
     stopped: str = ""  # "eos", "max_tokens" or "cancelled"
     timings: Timings = field(default_factory=Timings)
+    seed: int | None = None
+    """The sampling seed this answer was drawn with (reproduces it with `--seed`)."""
 
 
 class Session(Protocol):

@@ -486,7 +486,8 @@ class LlamaSession:
 
     def _answer(self, question: str, settings: Settings) -> Iterator[str]:
         engine, llama = self.engine, self.engine.llama
-        record = TurnRecord(question)
+        settings = settings.for_answer()
+        record = TurnRecord(question, seed=settings.seed)
         started = time.perf_counter()
         self._ensure_prefix(record.timings)
         ids = self._fit(question, settings, record.timings)

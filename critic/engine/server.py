@@ -112,7 +112,8 @@ class ServerSession:
         """Stream the server's answer."""
         import openai
 
-        record = TurnRecord(question)
+        settings = settings.for_answer()
+        record = TurnRecord(question, seed=settings.seed)
         started = time.perf_counter()
         pieces: list[str] = []
         try:

@@ -39,7 +39,7 @@ class Conversation:
         self.history = history
         self.id: int | None = saved.id if saved else None
         earlier = saved.turns if saved else []
-        self.turns: list[TurnRecord] = [TurnRecord(t.question, t.answer, t.partial) for t in earlier]
+        self.turns: list[TurnRecord] = [TurnRecord(t.question, t.answer, t.partial, seed=t.seed) for t in earlier]
         self.saved = saved
         self.session = None
         self.model = None  # ModelInfo of the engine that answered here
@@ -95,7 +95,7 @@ class Conversation:
                 self.id = self.history.create(self.painting.image.path.resolve(), self.painting.image.sha256,
                                               info.name, info.quantization, info.sha256, self.settings.to_dict())
             self.history.add_turn(self.id, SavedTurn(record.question, record.answer, record.partial,
-                                                     record.timings.to_dict()), replace_last=replace_last)
+                                                     record.timings.to_dict(), record.seed), replace_last=replace_last)
         except (sqlite3.Error, OSError) as err:
             self.notices.append(f"this answer was not saved to the history ({err}); ctrl+s saves the conversation")
 

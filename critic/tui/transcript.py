@@ -66,6 +66,8 @@ def to_markdown(header: TranscriptHeader, turns: Sequence[TurnRecord], saved_at:
         lines.append(printable(turn.answer).strip() or "*(no text)*")
         if turn.partial:
             lines += ["", f"*({PARTIAL_NOTE})*"]
+        if header.settings.get("temperature", 0) > 0 and turn.seed is not None:
+            lines += ["", f"*(sampled with seed {turn.seed}: `--seed {turn.seed}` draws it again)*"]
         lines.append("")
     return "\n".join(lines)
 
