@@ -28,13 +28,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import build_7b_width, painting  # noqa: E402
+from synthetic import build_7b_width, first_question  # noqa: E402
 
-QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
 
 
 def _status(field: str) -> int:
@@ -46,23 +44,16 @@ def _status(field: str) -> int:
 
 def child(folder: Path, mode: str, threads: int) -> dict:
     """One measurement in this process."""
-    from critic.engine.base import ModelInfo, Settings
+    from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
-    from critic.images import LoadedImage
     from critic.manifest import Manifest
 
     manifest = Manifest.read(folder)
     patch0 = manifest.patch0_path(folder) if mode == "exact" else None
     engine = LlamaEngine(*manifest.file_paths(folder), ModelInfo(mode), n_ctx=2048, threads=threads, patch0=patch0)
     rss_load = _status("VmRSS")
-    picture = painting()
-    session = engine.open_session(LoadedImage(Path("bench.png"), picture, "", "PNG", picture.size))
-    started = time.perf_counter()
-    stream = session.ask(QUESTION, Settings(max_tokens=1))
-    next(stream)
-    ttft = time.perf_counter() - started
-    stream.close()
-    result = {"ttft": ttft, "image_encode": session.turns[-1].timings.image_encode, "rss_load": rss_load,
+    ttft, turn = first_question(engine)
+    result = {"ttft": ttft, "image_encode": turn.timings.image_encode, "rss_load": rss_load,
               "peak_rss": _status("VmHWM")}
     engine.close()
     return result

@@ -22,31 +22,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import build_7b_width, painting  # noqa: E402
-
-QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
+from synthetic import build_7b_width, first_question  # noqa: E402
 
 
 def child(folder: Path, cache_dir: Path, threads: int) -> dict:
     """One run in this process."""
-    from critic.engine.base import Settings
     from critic.engine.llama import LlamaEngine
-    from critic.images import LoadedImage
     from critic.prefix_cache import PrefixCache
 
     engine = LlamaEngine.from_folder(folder, n_ctx=2048, threads=threads, cache=PrefixCache(cache_dir))
-    picture = painting()
-    session = engine.open_session(LoadedImage(Path("bench.png"), picture, "bench-painting", "PNG", picture.size))
-    started = time.perf_counter()
-    stream = session.ask(QUESTION, Settings(max_tokens=1))
-    next(stream)
-    ttft = time.perf_counter() - started
-    stream.close()
-    timings = session.turns[-1].timings
+    ttft, turn = first_question(engine, sha256="bench-painting")
+    timings = turn.timings
     engine.close()
     return {"ttft": ttft, "restore": timings.prefix_restore, "encode": timings.image_encode}
 

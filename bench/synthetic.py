@@ -38,6 +38,27 @@ def build_7b_width(work: Path, layers: int = 2) -> Path:
     return out
 
 
+QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
+
+
+def first_question(engine, sha256: str = ""):
+    """(seconds to the first sampled token, its TurnRecord) for the paper's question about `painting()`.
+
+    `sha256`: the picture's identity for the prefix cache ("" keeps it out of the cache).
+    """
+    from critic.engine.base import Settings
+    from critic.images import LoadedImage
+
+    picture = painting()
+    session = engine.open_session(LoadedImage(Path("bench.png"), picture, sha256, "PNG", picture.size))
+    started = time.perf_counter()
+    stream = session.ask(QUESTION, Settings(max_tokens=1))
+    next(stream)
+    seconds = time.perf_counter() - started
+    stream.close()
+    return seconds, session.turns[-1]
+
+
 def painting():
     """A 600×450 picture (landscape, so it is padded to square like a real one)."""
     from PIL import Image, ImageDraw

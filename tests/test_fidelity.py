@@ -19,7 +19,7 @@ from convert.checkpoint import open_checkpoint
 from convert.lora import open_lora
 from convert.pipeline import ConvertConfig, convert
 from convert.verify import verify
-from critic.engine.base import ModelInfo, Settings
+from critic.engine.base import Settings
 from critic.engine.llama import LlamaEngine
 from critic.errors import BadCheckpoint
 from critic.images import model_input
