@@ -232,6 +232,11 @@ class History:
             ).fetchall()
         return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
 
+    def move_image(self, conversation_id: int, image_path: str | Path) -> None:
+        """Record where a conversation's painting is now (the same file, found elsewhere)."""
+        with self._connect() as db:
+            db.execute("UPDATE conversations SET image_path = ? WHERE id = ?", (str(image_path), conversation_id))
+
     def delete(self, conversation_id: int) -> None:
         """Remove a conversation and its turns."""
         with self._connect() as db:

@@ -332,3 +332,40 @@ def test_the_chat_verb_loads_no_heavy_module():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_resuming_a_conversation_whose_painting_moved_reattaches_it(installed_model, paintings, tmp_path):
+    engines: list[GatedEngine] = []
+    app = chat_app(engines, paintings[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await ask_and_wait(pilot, app, "What is here?")
+        conversation_id = app.conversation.id
+    moved = tmp_path / "elsewhere" / "first.png"
+    moved.parent.mkdir()
+    paintings[0].rename(moved)
+
+    resumed = chat_app(engines, resume=conversation_id)
+    async with resumed.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: resumed.conversation is not None and resumed.conversation.turns, "the turns")
+        assert resumed.conversation.painting is None
+        await pilot.press("ctrl+o")
+        (await open_dialog(pilot, resumed)).value = str(paintings[1])  # not its painting: a new conversation
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: resumed.conversation.painting is not None, "the other painting")
+        assert resumed.conversation.id is None and not resumed.conversation.turns
+        assert any("is not this conversation's painting" in text for _, text in resumed.shown)
+
+    again = chat_app(engines, resume=conversation_id)
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: again.conversation is not None and again.conversation.turns, "the turns")
+        await pilot.press("ctrl+o")
+        (await open_dialog(pilot, again)).value = str(moved)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: again.conversation.painting is not None, "the moved painting")
+        assert again.conversation.id == conversation_id and [t.question for t in again.conversation.turns] == \
+            ["What is here?"]
+        await ask_and_wait(pilot, again, "And the light?")
+    saved = History().get(conversation_id)
+    assert saved.image_path == str(moved.resolve()) and [t.question for t in saved.turns] == \
+        ["What is here?", "And the light?"]

@@ -201,12 +201,23 @@ class ChatApp(App[int]):
         if saved is not None:
             # The turns are still worth reading, and asking again needs the painting.
             await self._start_conversation(None, saved)
-            self._set_notice(f"{message}\nThe conversation is shown without its painting: ctrl+o opens it again.")
+            self._set_notice(f"{message}\nThe conversation is shown without its painting: ctrl+o, then the "
+                             "painting where it is now, brings it back (checked by its sha256).")
         elif self.conversation is None:
             self.action_open()
 
     async def _painting_ready(self, painting: Painting, saved: SavedConversation | None) -> None:
-        if saved is not None and painting.image.sha256 != saved.image_sha256:
+        orphan = self.conversation.saved if self.conversation and self.conversation.painting is None else None
+        if saved is None and orphan is not None and painting.image.sha256 == orphan.image_sha256:
+            saved = orphan  # the painting of a resumed conversation, found where it was moved: re-attach
+            if self.history is not None:
+                self.history.move_image(saved.id, painting.image.path.resolve())
+            saved.image_path = str(painting.image.path.resolve())
+            self.notify(f"the conversation continues with {painting.image.path}", timeout=6)
+        elif saved is None and orphan is not None:
+            self.notify(f"{painting.image.path.name} is not this conversation's painting (its sha256 differs): "
+                        "a new conversation starts about it", severity="warning", timeout=12)
+        elif saved is not None and painting.image.sha256 != saved.image_sha256:
             self.notify(f"{painting.image.path.name} has changed since this conversation; the earlier answers "
                         "were about the old file", severity="warning", timeout=12)
         await self._start_conversation(painting, saved)
