@@ -6,6 +6,7 @@ only when there is a model and an image to analyse.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from critic.errors import BadImage, ModelNotFound, UsageError
 from critic.images import iter_image_paths, load_image
 from critic.perspectives import compose_question, expand_aspects
 from critic.store import JsonlLog, output_lock
+
+
+_FORMAT_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".json": "json", ".jsonl": "json"}
+"""With --out and no --format, the output's kind follows its extension (JSON lines otherwise)."""
 
 
 @dataclass
@@ -47,9 +52,12 @@ class AnalyzeJob:
         paths = iter_image_paths(args.images)
         if not paths:
             raise UsageError("no images found in " + ", ".join(args.images))
-        return cls(paths, questions, Settings(args.max_tokens, args.temperature, seed=args.seed), args.format,
-                   Path(args.out) if args.out else None, args.facts, args.ground, args.model, args.server,
-                   args.threads, args.ctx, not args.no_cache)
+        out = Path(args.out) if args.out else None
+        fmt = args.format or (_FORMAT_BY_SUFFIX.get(out.suffix.lower(), "json") if out else "text")
+        job = cls(paths, questions, Settings(args.max_tokens, args.temperature, seed=args.seed), fmt, out,
+                  args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache)
+        job.check_out()
+        return job
 
     # -- output -------------------------------------------------------------------------
 
@@ -61,6 +69,48 @@ class AnalyzeJob:
     @property
     def streaming(self) -> bool:
         return self.fmt == "text" and self.out is None
+
+    @property
+    def records_path(self) -> Path | None:
+        """Where the records of an --out run go: the file itself for JSON lines; for a Markdown or
+        text document, a hidden record file beside it that the document is rebuilt from."""
+        if self.out is None or self.fmt == "json":
+            return self.out
+        return self.out.with_name(f".{self.out.name}.records.jsonl")
+
+    def check_out(self) -> None:
+        """Refuse an --out that is a file of another kind: critic never appends to one."""
+        out = self.out
+        if out is None or not out.exists() or out.stat().st_size == 0:
+            return
+        if out.is_dir():
+            raise UsageError(f"--out {out} is a folder: give a file name")
+        if self.fmt != "json":
+            if not self.records_path.exists():
+                raise UsageError(f"--out {out} exists and was not written by `critic analyze --out`: "
+                                 "give another file name, or remove it")
+            return
+        with open(out, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or "key" not in record:
+            raise UsageError(f"--out {out} is not a file of critic analyze results (JSON lines), and nothing is "
+                             "appended to another kind of file: give another --out (FILE.md with --format "
+                             "markdown writes a Markdown document)")
+
+    def _write_document(self, records: list[dict]) -> None:
+        """Rebuild the Markdown or text document of an --out run from its records (atomically)."""
+        from critic.store import write_atomic
+
+        done = [r for r in records if r.get("status") == "ok"]
+        if self.fmt == "markdown":
+            text = "\n".join(self._markdown(r) for r in done)
+        else:
+            text = "\n".join(f"{Path(r['image']['path']).name} — {r['question']}\n\n{r['analysis']}\n" for r in done)
+        write_atomic(self.out, text)
 
     def run(self) -> int:
         engine = None
@@ -87,8 +137,6 @@ class AnalyzeJob:
     # -- no model: measured facts ---------------------------------------------------------
 
     def _measured_only(self, hint: str) -> int:
-        import json
-
         if not self.show_facts:
             raise UsageError(f"nothing to do: {hint}; and --no-facts turns off the measured facts, "
                              "the one thing critic can show without a model")
@@ -136,7 +184,7 @@ class AnalyzeJob:
     # -- with a model -------------------------------------------------------------------
 
     def _analyse_all(self, engine) -> int:
-        log = JsonlLog(self.out) if self.out else None
+        log = JsonlLog(self.records_path) if self.out else None
         done = {r.get("key") for r in log.records() if r.get("status") == "ok"} if log else set()
         failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
@@ -154,6 +202,8 @@ class AnalyzeJob:
                         failed += 1
                     if log:
                         log.append(record.to_dict())
+                        if self.fmt != "json":
+                            self._write_document(log.records())
                 if progress:
                     progress.advance(task)
         finally:
@@ -198,8 +248,6 @@ class AnalyzeJob:
             session.close()
 
     def _ask(self, engine, session, image, facts, question: str, done: set) -> AnalysisRecord | None:
-        import json
-
         from critic.facts.check import check_analysis
         from critic.facts.describe import grounding_summary
 
@@ -238,21 +286,24 @@ class AnalyzeJob:
         elif self.fmt == "json" and not self.out:
             print(json.dumps(record.to_dict(), ensure_ascii=False))
         elif self.fmt == "markdown" and not self.out:
-            print(self._markdown(record, flags))
+            print(self._markdown(record.to_dict()))
             if self.show_facts and question == self.questions[-1]:
                 self._print_facts(console, image, facts, measured_only=False)
         return record
 
-    def _markdown(self, record: AnalysisRecord, flags) -> str:
-        model = record.model or {}
-        lines = [f"# Formal analysis — {Path(record.image['path']).name}", "",
-                 f"- **Image:** `{record.image['path']}` ({record.image['width']}×{record.image['height']}, "
-                 f"sha256 `{record.image['sha256'][:16]}…`)",
+    def _markdown(self, record: dict) -> str:
+        """One analysis as Markdown, from its record."""
+        model, image, settings = record.get("model") or {}, record["image"], record.get("settings") or {}
+        lines = [f"# Formal analysis — {Path(image['path']).name}", "",
+                 f"- **Image:** `{image['path']}` ({image['width']}×{image['height']}, sha256 `{image['sha256'][:16]}…`)",
                  f"- **Model:** {model.get('name', '')} {model.get('quantization', '')}".rstrip(),
-                 f"- **Question:** {record.question}", "", record.analysis or ""]
-        if flags:
+                 f"- **Question:** {record['question']}"]
+        if settings.get("temperature"):
+            lines.append(f"- **Sampling:** temperature {settings['temperature']}, seed {settings.get('seed')}")
+        lines += ["", record.get("analysis") or ""]
+        if record.get("flags"):
             lines += ["", "## Claims the measurements contradict", ""]
-            lines += [f"- “{_flag_dict(f).get('sentence', '')}” — {_flag_dict(f).get('measurement', '')}" for f in flags]
+            lines += [f"- “{f.get('sentence', '')}” — {f.get('measurement', '')}" for f in record["flags"]]
         return "\n".join(lines) + "\n"
 
 

@@ -377,3 +377,27 @@ def test_regenerate_samples_anew_and_the_seed_is_saved(installed_model, painting
         engine.close()
     assert first != second and [t.seed for t in saved.turns] == [second]
     assert f"sampled with seed {second}" in markdown
+
+
+def test_out_follows_the_format_and_never_appends_to_another_kind_of_file(installed_model, painting, tmp_path, capsys):
+    from critic.cli import main
+
+    run = ["analyze", str(painting), "--max-tokens", "6", "--threads", "1"]
+    handout = tmp_path / "handout.md"
+    assert main([*run, "--out", str(handout), "--format", "markdown"]) == 0
+    text = handout.read_text()
+    assert text.startswith("# Formal analysis — painting.jpg") and "{" not in text.splitlines()[0]
+    assert main([*run, "--out", str(handout), "--aspect", "light"]) == 0  # .md: Markdown; a second analysis
+    assert handout.read_text().count("# Formal analysis") == 2 and handout.read_text().startswith(text)
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# My lesson notes\n")
+    assert main([*run, "--out", str(notes)]) == 2
+    assert "was not written by `critic analyze --out`" in capsys.readouterr().err
+    assert main([*run, "--out", str(notes), "--format", "json"]) == 2
+    assert "not a file of critic analyze results" in capsys.readouterr().err
+    assert notes.read_text() == "# My lesson notes\n"
+
+    records = tmp_path / "results.jsonl"
+    assert main([*run, "--out", str(records)]) == 0
+    assert json.loads(records.read_text().splitlines()[0])["status"] == "ok"

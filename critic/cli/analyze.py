@@ -23,8 +23,12 @@ def register(sub) -> None:
     parser.add_argument("--ask", metavar="QUESTION", help="ask any question instead")
     parser.add_argument("--brief", action="store_true", help="only the essential points")
     parser.add_argument("--lang", metavar="LANGUAGE", help="answer in this language")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parser.add_argument("--out", metavar="FILE.jsonl", help="append one JSON record per image; reruns skip done work")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
+                        help="text (default on the terminal), json (one record per analysis) or markdown; with "
+                             "--out and no --format, the file's extension decides (.md, .txt, else JSON lines)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="write the results to FILE as they come, in --format: JSON lines are appended, a "
+                             "Markdown or text document is rebuilt; a rerun skips what is done")
     parser.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True,
                         help="show the measured facts beside the analysis (default: on)")
     parser.add_argument("--ground", action="store_true",
