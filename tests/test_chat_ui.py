@@ -241,7 +241,7 @@ async def test_resume_when_the_painting_has_moved_shows_the_turns_and_the_fix(tm
     app = scripted_app(None, resume=cid)
     async with app.run_test(size=SIZE) as pilot:
         notice = app.query_one("#chat-notice")
-        await wait_until(pilot, lambda: "ctrl+o opens it again" in notice.visual.plain, "the notice")
+        await wait_until(pilot, lambda: "brings it back" in notice.visual.plain, "the notice")
         assert [q.question for q in app.chat.query(QuestionItem)] == ["What is here?"]
         assert app.chat.query(AnswerItem).last().text == "A sea."
         assert app.shown[0][0] == "error" and "gone.png: no such file" in app.shown[0][1]

@@ -172,7 +172,7 @@ def test_measure_is_deterministic_and_json_ready():
     record = json.loads(json.dumps(first.to_dict()))
     assert record["palette"]["swatches"][0]["name"] == first.palette.swatches[0].name
     assert record["value"]["key"] == first.value.key
-    assert set(record) == {"size", "working_size", "palette", "value", "colour", "composition"}
+    assert set(record) == {"size", "working_size", "palette", "value", "colour", "composition", "accents"}
 
 
 def test_any_mode_and_any_size():
@@ -353,3 +353,26 @@ def test_load_image_draft_decodes_a_jpeg_small_and_keeps_its_size(tmp_path):
     png = tmp_path / "big.png"
     stripes("vertical").resize((1000, 800)).save(png)
     assert load_image(png, draft=640).image.size == (1000, 800)  # only JPEG decodes small
+
+
+def test_accents_report_the_vivid_hues_the_dominant_colours_average_away(tmp_path):
+    """Small vivid strokes on a muted ground: named as accents, in the paragraph, and never claimed absent."""
+    from critic.facts.check import check_analysis
+    from critic.facts.describe import facts_paragraph, grounding_summary
+
+    picture = Image.new("RGB", (400, 300), (120, 130, 150))  # a grey-blue ground
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((20, 20, 50, 60), fill=(240, 120, 20))  # orange, 1 %
+    draw.rectangle((300, 200, 330, 240), fill=(40, 170, 60))  # green, 1 %
+    facts = measure(picture)
+    assert not {"orange", "green"} & {s.family for s in facts.palette.swatches}
+    accents = {a.family: a for a in facts.accents}
+    assert set(accents) == {"orange", "green"}
+    assert 0.008 < accents["orange"].share < 0.013 and accents["orange"].chroma > 50
+    assert "Vivid accents stand out from them" in facts_paragraph(facts)
+    assert "Vivid accents:" in grounding_summary(facts) and facts.to_dict()["accents"][0]["family"] in accents
+    flagged = check_analysis("There is no orange anywhere in this muted picture.", facts)
+    assert flagged and "accents cover" in flagged[0].measurement
+    assert not check_analysis("Small orange and green accents enliven the grey field.", facts)
+    plain = measure(Image.new("RGB", (200, 200), (120, 130, 150)))
+    assert plain.accents == () and not check_analysis("There is no orange anywhere.", plain)

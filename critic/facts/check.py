@@ -171,9 +171,15 @@ def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
             continue
         family = HUE_WORDS[word]
         coverage = facts.colour.coverage(family)
+        accent = next((a for a in facts.accents if a.family == family), None)
         if coverage.core >= FLAG_ABSENT_ABOVE:
             claims.append(
                 (match.group(0), f"clear {_plural(family)} cover {coverage.core:.0%} of the canvas")
+            )
+        elif accent is not None:  # a vivid accent is clearly there, however small its share
+            claims.append(
+                (match.group(0), f"vivid {accent.name} accents cover {accent.share:.1%} of the canvas "
+                 f"(chroma {accent.chroma:.0f})")
             )
     for match in re.finditer(r"\b(greyscale|grisaille|colourless|achromatic|devoid of colour|monochrome grey)\b", sentence):
         if _negated(sentence, match.start()):

@@ -57,6 +57,11 @@ def _weight_phrase(facts: Facts) -> str:
     return f"the visual weight sits {where}{near}"
 
 
+def accent_phrases(facts: Facts) -> list[str]:
+    """Each accent as "orange (2.7%)"."""
+    return [f"{a.name} ({_pct(a.share)})" for a in facts.accents]
+
+
 def facts_paragraph(facts: Facts) -> str:
     """A short plain paragraph composed from the measurements."""
     value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
@@ -77,6 +82,8 @@ def facts_paragraph(facts: Facts) -> str:
         named = [f"{s.name} ({_pct(s.share)})" for s in palette.swatches[:3]]
         lead = f"{_PLURAL.get(top.family, top.family).capitalize()} cover {_pct(top.share)} of the canvas"
         sentences.append(f"{lead}; the largest named colours are {_list(named)}.")
+    if facts.accents:
+        sentences.append(f"Vivid accents stand out from them: {_list(accent_phrases(facts))}.")
     temperature = {
         "warm": f"The colour reads warm (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
         "cool": f"The colour reads cool (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
@@ -100,8 +107,9 @@ def grounding_summary(facts: Facts) -> str:
     swatches = ", ".join(f"{s.name} {_pct(s.share)}" for s in palette.swatches[:4])
     families = ", ".join(f"{_PLURAL.get(f.family, f.family)} {_pct(f.share)}" for f in palette.families[:3])
     lines = comp.lines.dominant if comp.lines.dominant not in ("none", "mixed") else "no single"
+    accents = f" Vivid accents: {', '.join(accent_phrases(facts))}." if facts.accents else ""
     parts = [
-        f"Palette: {swatches} ({families}).",
+        f"Palette: {swatches} ({families}).{accents}",
         f"Value: {value.key} key, mean lightness {value.mean:.0f}/100, {value.contrast_level} contrast"
         + (", darks and lights in two separate masses." if value.two_sided else "."),
         f"Colour: {colour.temperature}, {colour.saturation}.",

@@ -21,8 +21,8 @@ def _ink(rgb: tuple[int, int, int]) -> str:
 
 
 def palette_strip(facts: Facts, width: int = 60) -> Text:
-    """One line of colour blocks, each as wide as its swatch's share of the palette."""
-    swatches = facts.palette.swatches
+    """One line of colour blocks, each as wide as its share of the palette, the vivid accents last."""
+    swatches = [*facts.palette.swatches, *facts.accents]
     total = sum(s.share for s in swatches) or 1.0
     exact = [width * s.share / total for s in swatches]
     cells = [max(1, int(x)) for x in exact]
@@ -64,6 +64,10 @@ def _swatch_table(facts: Facts) -> Table:
             swatch.name,
             f"{swatch.share:.0%}",
         )
+    for accent in facts.accents:
+        rgb = tuple(int(accent.hex[i:i + 2], 16) for i in (1, 3, 5))
+        table.add_row(Text(accent.hex, style=f"{_ink(rgb)} on {accent.hex}"), f"{accent.name} (accent)",
+                      f"{accent.share:.1%}")
     return table
 
 
