@@ -185,7 +185,10 @@ class AnalyzeJob:
 
     def _analyse_all(self, engine) -> int:
         log = JsonlLog(self.records_path) if self.out else None
-        done = {r.get("key") for r in log.records() if r.get("status") == "ok"} if log else set()
+        earlier = log.records() if log else []
+        done = {r.get("key") for r in earlier if r.get("status") == "ok"}
+        # A failure already recorded is retried, but the same failure is not recorded again.
+        known_errors = {_error_key(r) for r in earlier if r.get("status") == "error"}
         failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
         task = progress.add_task("analysing", total=len(self.paths)) if progress else None
@@ -200,12 +203,18 @@ class AnalyzeJob:
                         continue
                     if record.status != "ok":
                         failed += 1
-                    if log:
+                    if log and (record.status == "ok" or _error_key(record.to_dict()) not in known_errors):
                         log.append(record.to_dict())
                         if self.fmt != "json":
                             self._write_document(log.records())
                 if progress:
                     progress.advance(task)
+        except KeyboardInterrupt:
+            if log:
+                saved = sum(1 for r in log.records() if r.get("status") == "ok")
+                print(f"critic: interrupted: {saved} results are saved in {self.out}; run the same command again "
+                      "to continue where it stopped", file=sys.stderr)
+            raise
         finally:
             if progress:
                 progress.stop()
@@ -305,6 +314,11 @@ class AnalyzeJob:
             lines += ["", "## Claims the measurements contradict", ""]
             lines += [f"- “{f.get('sentence', '')}” — {f.get('measurement', '')}" for f in record["flags"]]
         return "\n".join(lines) + "\n"
+
+
+def _error_key(record: dict) -> tuple:
+    """What makes two error records the same failure."""
+    return (record.get("image", {}).get("path"), record.get("question"), record.get("error"))
 
 
 def _flag_dict(flag) -> dict:

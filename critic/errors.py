@@ -83,6 +83,14 @@ class MissingExtra(CriticError):
         )
 
 
+def did_you_mean(word: str, choices) -> str:
+    """" (did you mean 'x'?)" naming the closest of `choices`, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def require(module: str, extra: str) -> None:
     """Raise MissingExtra unless `module` can be imported."""
     import importlib.util

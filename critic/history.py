@@ -220,15 +220,17 @@ class History:
             row = db.execute("SELECT id FROM conversations ORDER BY updated DESC, id DESC LIMIT 1").fetchone()
         return int(row[0]) if row else None
 
-    def list(self, limit: int = 50) -> list[ConversationSummary]:
-        """The most recently updated conversations first."""
+    def list(self, limit: int = 50, skip_question: str = "") -> list[ConversationSummary]:
+        """The most recently updated conversations first; `first_question` is the first one that is
+        not `skip_question` (the default question says nothing about which conversation it was)."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT c.id, c.updated, c.image_path, c.model, COUNT(t.id), "
-                "(SELECT question FROM turns WHERE conversation_id = c.id ORDER BY position LIMIT 1) "
+                "(SELECT question FROM turns WHERE conversation_id = c.id AND question != ? "
+                "ORDER BY position LIMIT 1) "
                 "FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id "
                 "GROUP BY c.id ORDER BY c.updated DESC, c.id DESC LIMIT ?",
-                (limit,),
+                (skip_question, limit),
             ).fetchall()
         return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
 

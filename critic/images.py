@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from critic.errors import BadImage
+from critic.errors import BadImage, did_you_mean
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 NEUTRAL_BACKGROUND = (128, 128, 128)
@@ -76,7 +76,8 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
     """
     path = Path(path)
     if not path.exists():
-        raise BadImage(f"{path}: no such file")
+        siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+        raise BadImage(f"{path}: no such file{did_you_mean(path.name, siblings)}")
     if path.is_dir():
         raise BadImage(f"{path}: is a folder, not an image")
     if path.stat().st_size == 0:
@@ -102,7 +103,10 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
             "downscale it first if you trust the file"
         ) from None
     except UnidentifiedImageError:
-        raise BadImage(f"{path}: not an image Pillow can read (JPEG, PNG, WebP, TIFF, BMP, GIF)") from None
+        hint = (": export the page as an image (PNG or JPEG) first" if path.suffix.lower() == ".pdf"
+                else ": save it as JPEG or PNG first")
+        raise BadImage(f"{path}: not a picture file critic can read (JPEG, PNG, WebP, TIFF, BMP or GIF){hint}") \
+            from None
     except (OSError, SyntaxError, ValueError) as err:
         raise BadImage(f"{path}: the image is damaged or truncated ({err})") from None
     if max_side and max(rgb.size) > max_side:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from critic.errors import UsageError
+from critic.errors import UsageError, did_you_mean
 
 DEFAULT_QUESTION = (
     "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
@@ -62,16 +62,20 @@ _BY_NAME = {p.name: p for p in PERSPECTIVES}
 
 
 def perspective(name: str) -> Perspective:
-    """Find a perspective by key or full name, case-insensitively."""
+    """Find a perspective by key, full name or number (1-9, as in chat), case-insensitively."""
     wanted = " ".join(name.lower().replace("_", " ").replace("-", " ").split())
     wanted = wanted.replace("colour", "color")
+    if wanted.isdigit() and 1 <= int(wanted) <= len(PERSPECTIVES):
+        return PERSPECTIVES[int(wanted) - 1]
     found = _BY_KEY.get(wanted) or _BY_NAME.get(wanted)
     if found is None:
         for p in PERSPECTIVES:
             if wanted and (p.name.startswith(wanted) or wanted in p.name.split(" and ")):
                 return p
         names = ", ".join(p.key for p in PERSPECTIVES)
-        raise UsageError(f"unknown aspect '{name}': choose one of {names} (`critic analyze --aspects`)")
+        hint = did_you_mean(wanted, [*_BY_KEY, *_BY_NAME])
+        raise UsageError(f"unknown aspect '{name}'{hint}: choose one of {names}, or 1-{len(PERSPECTIVES)} "
+                         "(`critic analyze --aspects`)")
     return found
 
 

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from critic.errors import BadModelFile, ModelNotFound, UsageError
+from critic.errors import BadModelFile, ModelNotFound, UsageError, did_you_mean
 from critic.gguf_check import check_mmproj, check_pair
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
@@ -250,7 +250,8 @@ def find(name: str | None = None) -> InstalledModel:
         raise ModelNotFound("several models are installed and none is the default: "
                             "pass --model NAME or run `critic models default NAME`")
     names = ", ".join(m.name for m in models)
-    raise ModelNotFound(f"no model named '{name}' (installed: {names})")
+    raise ModelNotFound(f"no model named '{name}'{did_you_mean(name, [m.name for m in models])} "
+                        f"(installed: {names})")
 
 
 def remove(name: str) -> None:

@@ -139,6 +139,10 @@ def test_batch_appends_skips_done_and_records_bad_images(installed_model, tmp_pa
     records = read_jsonl(out)
     assert sum(r["status"] == "ok" for r in records) == 3
     assert [r for r in records if r["status"] == "error"][0]["error"].startswith(str(folder / "broken.jpg"))
+    capsys.readouterr()
+    assert main(args) == 1  # still broken: retried, the same failure not recorded again
+    assert len(read_jsonl(out)) == len(records)
+    assert "0 analysed, 3 already done, 1 failed" in capsys.readouterr().err
     (folder / "broken.jpg").unlink()
     assert main(args) == 0
     assert len(read_jsonl(out)) == len(records)  # nothing redone
@@ -401,3 +405,24 @@ def test_out_follows_the_format_and_never_appends_to_another_kind_of_file(instal
     records = tmp_path / "results.jsonl"
     assert main([*run, "--out", str(records)]) == 0
     assert json.loads(records.read_text().splitlines()[0])["status"] == "ok"
+
+
+def test_ctrl_c_in_a_batch_says_what_is_saved_and_how_to_continue(installed_model, tmp_path, capsys, monkeypatch):
+    from critic.analyze_run import AnalyzeJob
+    from critic.cli import main
+
+    folder = tmp_path / "batch"
+    _paintings(folder, 3)
+    out = tmp_path / "results.jsonl"
+    real_one, seen = AnalyzeJob._one, []
+
+    def interrupted(self, engine, path, done):
+        seen.append(path)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # stands in for the user's Ctrl-C
+        yield from real_one(self, engine, path, done)
+
+    monkeypatch.setattr(AnalyzeJob, "_one", interrupted)
+    assert main(["analyze", str(folder), "--out", str(out), "--max-tokens", "4", "--threads", "1"]) == 130
+    err = capsys.readouterr().err
+    assert f"1 results are saved in {out}; run the same command again to continue" in err

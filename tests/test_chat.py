@@ -320,9 +320,18 @@ def test_history_and_resume_on_the_command_line(tmp_path, capsys):
     history.add_turn(cid, SavedTurn("What is here?", "x"))
     assert cli_main(["chat", "--history"]) == 0
     out = capsys.readouterr().out
-    assert f"{cid:>5}" in out and "1 turns" in out and "What is here?" in out and str(tmp_path / "a.png") in out
-    assert cli_main(["chat", "--resume", str(cid + 1)]) == 2
-    assert f"no saved conversation {cid + 1}" in capsys.readouterr().err
+    assert f"{cid:>5}" in out and "1 turn " in out and "What is here?" in out and str(tmp_path / "a.png") in out
+    assert out.splitlines()[0].split() == ["ID", "updated", "(UTC)", "turns", "model", "painting"]
+    from critic.perspectives import DEFAULT_QUESTION
+
+    other = history.create(tmp_path / "b.png", "b" * 64, "tiny", "F16")
+    history.add_turn(other, SavedTurn(DEFAULT_QUESTION, "x"))
+    history.add_turn(other, SavedTurn("And the light?", "y"))
+    assert cli_main(["chat", "--history"]) == 0
+    out = capsys.readouterr().out
+    assert "2 turns" in out and "“And the light?”" in out and DEFAULT_QUESTION not in out
+    assert cli_main(["chat", "--resume", str(cid + 100)]) == 2
+    assert f"no saved conversation {cid + 100}" in capsys.readouterr().err
     assert cli_main(["chat", "--resume", str(cid), "x.png"]) == 2
 
 

@@ -202,10 +202,17 @@ def test_registry_round_trip_and_damage_after_install(tiny_gguf, capsys):
     listing = capsys.readouterr().out
     assert "* tiny" in listing.replace("  ", " ") or "*" in listing.splitlines()[1]
     assert "second" in listing and "F16" in listing
-    assert main(["models", "show", "second"]) == 0
+    assert "* the default model" in listing
+    assert main(["models", "show", "second", "--json"]) == 0
     assert '"name": "second"' in capsys.readouterr().out
+    assert main(["models", "show", "tiny"]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith("tiny  (default model") and "patch-0 mmproj" in summary and "{" not in summary
     assert main(["models", "default", "second"]) == 0
     assert registry.find().name == "second"
+    capsys.readouterr()
+    assert main(["models", "default"]) == 0
+    assert capsys.readouterr().out.strip() == "default model: second"
 
     installed = registry.find("tiny")
     target = installed.paths()[0]

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from critic import __version__
+from critic.cli.examples import add_examples
 from critic.errors import CriticError
 
 VERBS: tuple[str, ...] = ("analyze", "chat", "facts", "models", "cache", "convert", "train", "annotate", "eval")
@@ -25,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"critic {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    sub.required = True
     for verb in VERBS:
         module = importlib.import_module(f"critic.cli.{verb}")
         module.register(sub)
+    add_examples(parser)
     return parser
 
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; map typed errors to one line on stderr and an exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verb is None:  # `critic` alone: what it can do, with examples
+        parser.print_help()
+        return 0
     try:
         return int(args.run(args) or 0)
     except CriticError as err:

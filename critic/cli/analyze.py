@@ -14,10 +14,12 @@ def register(sub) -> None:
         description="Write a formal analysis of each painting: composition, colour, light, line, form, space, "
                     "texture. With no model installed, prints what can be measured from the image.",
     )
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders")
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
     parser.add_argument("--aspect", metavar="NAME", action="append",
-                        help="a perspective (see --aspects); repeat it for several, or `all`: each is asked after "
-                             "one shared encoding of the painting, one result per perspective")
+                        help="a perspective, by name or number: "
+                             + ", ".join(f"{n} {p.key}" for n, p in enumerate(PERSPECTIVES, 1))
+                             + "; repeat it for several, or `all`: each is asked after one shared encoding of "
+                               "the painting, one result per perspective")
     parser.add_argument("--aspects", action="store_true", help="list the perspectives and exit")
     parser.add_argument("--example", action="store_true", help="analyse an example painting critic draws itself")
     parser.add_argument("--ask", metavar="QUESTION", help="ask any question instead")

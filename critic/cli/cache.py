@@ -14,7 +14,8 @@ def register(sub) -> None:
         epilog="examples:\n  critic cache info\n  critic cache limit 8      # gigabytes\n  critic cache clear",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", choices=("info", "clear", "limit"), nargs="?", default="info")
+    parser.add_argument("action", choices=("info", "clear", "limit"), nargs="?", default="info",
+                        help="info (default): what is kept and the bound; limit GB: set the bound; clear: empty it")
     parser.add_argument("gigabytes", nargs="?", type=float, help="with `limit`: the new bound in GB")
     parser.set_defaults(run=run)
 

@@ -11,7 +11,11 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "chat", help="talk about a painting in the terminal",
         description="An interactive conversation about one painting, shown beside it. Follow-up questions "
-                    "reuse the painting's encoding; conversations are saved and can be resumed.",
+                    "reuse the painting's encoding; conversations are saved and can be resumed. "
+                    "Keys: F2 the overall analysis, F3 then 1-9 one perspective, F4 brief answers on/off, "
+                    "Escape stops an answer, ctrl+r regenerates the last answer, ctrl+o opens another painting, "
+                    "ctrl+n starts a new conversation, ctrl+y copies the last answer, ctrl+s saves the "
+                    "conversation as Markdown, ctrl+p opens the command palette, ctrl+q quits.",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="the painting (default: pick one in the app)")
     parser.add_argument("--history", action="store_true", help="list saved conversations and exit")
@@ -22,15 +26,23 @@ def register(sub) -> None:
 
 
 def print_history(history) -> int:
-    """One line per saved conversation, the most recent first."""
-    rows = history.list()
+    """One line per saved conversation, the most recent first, and a line that tells it apart."""
+    from pathlib import Path
+
+    from critic.perspectives import DEFAULT_QUESTION
+
+    rows = history.list(skip_question=DEFAULT_QUESTION)
     if not rows:
         print("no saved conversations yet: `critic chat IMAGE` starts one")
         return 0
+    print(f"{'ID':>5}  {'updated (UTC)':<16}  {'turns':<8}  {'model':<14} painting")
     for row in rows:
-        first = row.first_question if len(row.first_question) <= 60 else row.first_question[:59] + "…"
-        print(f"{row.id:>5}  {row.updated[:16].replace('T', ' ')}  {row.turns:>3} turns  {row.model:<14} "
-              f"{row.image_path}\n       {first}")
+        when = row.updated[:16].replace("T", " ")
+        turns = f"{row.turns} turn" + ("" if row.turns == 1 else "s")
+        preview = row.first_question or f"the overall analysis of {Path(row.image_path).name}, {when[:10]}"
+        preview = preview if len(preview) <= 70 else preview[:69] + "…"
+        print(f"{row.id:>5}  {when:<16}  {turns:<8}  {row.model:<14} {row.image_path}\n       “{preview}”")
+    print("`critic chat --resume ID` continues one")
     return 0
 
 

@@ -64,7 +64,8 @@ def register(subparsers: Any) -> None:
     gen.set_defaults(run=run_generate)
 
     score = sub.add_parser("score", help="score outputs: Table 1 metrics, or Table 2 accuracy")
-    score.add_argument("outputs", type=Path, metavar="OUTPUTS.jsonl")
+    score.add_argument("outputs", type=Path, metavar="OUTPUTS.jsonl",
+                       help="what `critic eval generate`, `vqa` or `classify` wrote")
     score.add_argument("--refs", type=Path, metavar="test.json",
                        help="reference analyses (needed for `generate` outputs)")
     score.add_argument("--question", default=DEFAULT_QUESTION,
@@ -97,7 +98,8 @@ def register(subparsers: Any) -> None:
     cls.set_defaults(run=run_classify)
 
     rep = sub.add_parser("report", help="print saved reports beside the paper's numbers")
-    rep.add_argument("reports", type=Path, nargs="+", metavar="SCORES.json")
+    rep.add_argument("reports", type=Path, nargs="+", metavar="SCORES.json",
+                     help="reports written by `critic eval score`, `vqa` or `classify`")
     rep.set_defaults(run=run_report)
 
 

@@ -11,19 +11,20 @@ def register(sub) -> None:
     verbs = parser.add_subparsers(dest="models_verb", metavar="ACTION")
     verbs.required = True
     add = verbs.add_parser("add", help="register a folder made by `critic convert`, or two GGUF files")
-    add.add_argument("folder", nargs="?", help="folder with critic.json")
+    add.add_argument("folder", nargs="?", help="a folder made by `critic convert` (with critic.json)")
     add.add_argument("--llm", metavar="FILE", help="LLM GGUF (with --mmproj and --name)")
     add.add_argument("--mmproj", metavar="FILE", help="mmproj GGUF")
     add.add_argument("--name", help="name to register under")
     add.add_argument("--force", action="store_true", help="replace a model of the same name")
     add.add_argument("--no-default", action="store_true", help="do not make it the default")
     verbs.add_parser("list", help="installed models")
-    show = verbs.add_parser("show", help="a model's manifest")
-    show.add_argument("name", nargs="?")
+    show = verbs.add_parser("show", help="what a model is: files, sizes, layout, where it came from")
+    show.add_argument("name", nargs="?", help="the model (default: the default model)")
+    show.add_argument("--json", action="store_true", help="the whole manifest as JSON")
     rm = verbs.add_parser("rm", help="remove a model")
-    rm.add_argument("name")
-    default = verbs.add_parser("default", help="set the default model")
-    default.add_argument("name")
+    rm.add_argument("name", help="the model's name (or, for a broken one, its folder's name)")
+    default = verbs.add_parser("default", help="show the default model, or set it")
+    default.add_argument("name", nargs="?", help="the model to make the default (none: show the current one)")
     parser.set_defaults(run=run)
 
 
@@ -78,11 +79,30 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if verb == "show":
         model = registry.find(args.name)
-        print(model.manifest.to_json(), end="")
+        if args.json:
+            print(model.manifest.to_json(), end="")
+            return 0
+        m = model.manifest
+        print(f"{m.name}  ({'default' if m.name == registry.default_name() else 'installed'} model, "
+              f"{_size(model.size)}, in {model.folder})")
+        for role, entry in (("LLM", m.llm), ("mmproj", m.mmproj), ("patch-0 mmproj", m.patch0)):
+            if entry:
+                print(f"  {role:<15}{entry.path}  {entry.quantization}  {_size(entry.size)}  sha256 {entry.sha256[:16]}…")
+        fitted = {"pad": "padded to a square and resized to", "crop": "resized and centre-cropped to"}
+        print(f"  {'image tokens':<15}{m.class_token_layout}; pictures "
+              f"{fitted.get(m.image.get('preprocess', 'pad'), 'fitted to')} {m.image.get('size')} px")
+        print(f"  {'prompt':<15}{m.prompt_format}, tokenizer legacy {str(m.tokenizer_legacy).lower()}")
+        for key, value in m.source.items():
+            if value:
+                print(f"  {'source ' + key:<15}{value}")
         return 0
     if verb == "rm":
         registry.remove(args.name)
         print(f"removed {args.name}")
+        return 0
+    if verb == "default" and not args.name:
+        name = registry.default_name()
+        print(f"default model: {name}" if name else "no default model: `critic models default NAME` sets one")
         return 0
     if verb == "default":
         registry.set_default(args.name)

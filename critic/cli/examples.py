@@ -1,0 +1,75 @@
+"""Two or three examples for every `--help`, kept in one table so they read as one manual."""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ("critic analyze painting.jpg", "critic chat painting.jpg", "critic facts painting.jpg"),
+    "analyze": ("critic analyze starry_night.jpg", "critic analyze starry_night.jpg --aspect composition --brief",
+                "critic analyze collection/ --aspect all --out handout.md"),
+    "chat": ("critic chat starry_night.jpg", "critic chat --history", "critic chat --resume"),
+    "facts": ("critic facts starry_night.jpg", "critic facts collection/ --format json > facts.jsonl",
+              "critic facts starry_night.jpg --k 8"),
+    "models": ("critic models add gallerygpt-q4", "critic models list", "critic models default gallerygpt-q4"),
+    "models add": ("critic models add gallerygpt-q4",
+                   "critic models add --llm model.Q4_K_M.gguf --mmproj mmproj.gguf --name llava"),
+    "models list": ("critic models list", "critic models list --help"),
+    "models show": ("critic models show", "critic models show gallerygpt-q4 --json"),
+    "models rm": ("critic models rm gallerygpt-q4", "critic models list"),
+    "models default": ("critic models default", "critic models default gallerygpt-q4"),
+    "cache": ("critic cache info", "critic cache limit 8", "critic cache clear"),
+    "convert": ("critic convert ShareGPT4V-7B --vision-tower ShareGPT4V-7B_Pretrained_vit-large336-l12 "
+                "--lora GalleryGPT --out gallerygpt-q4",
+                "critic convert verify gallerygpt-q4 --reference ShareGPT4V-7B "
+                "--vision-tower ShareGPT4V-7B_Pretrained_vit-large336-l12 --lora GalleryGPT --json parity.json",
+                "critic convert BASE --vision-tower VT --lora LORA --out for-llama-server --layout rotated"),
+    "train": ("critic train --config train.toml",
+              "critic train --base ShareGPT4V-7B --vision-tower VT --data train.json --image-root images/ --out run",
+              "critic train --config train.toml --resume"),
+    "annotate": ("critic annotate run --paintings paintings.csv --images images/ --out data/ --dry-run",
+                 "critic annotate status data/", "critic annotate providers > providers.toml"),
+    "annotate run": ("critic annotate run --paintings paintings.csv --images images/ --out data/ --dry-run",
+                     "critic annotate run --paintings paintings.csv --images images/ --out data/ --limit 20"),
+    "annotate status": ("critic annotate status data/", "critic annotate run --help"),
+    "annotate providers": ("critic annotate providers > providers.toml",
+                           "critic annotate run ... --providers providers.toml"),
+    "eval": ("critic eval generate --data test.json --out outputs.jsonl",
+             "critic eval score outputs.jsonl --refs test.json", "critic eval report outputs.scores.json"),
+    "eval generate": ("critic eval generate --data test.json --out outputs.jsonl",
+                      "critic eval generate --data test.json --limit 100 --out sample.jsonl"),
+    "eval score": ("critic eval score outputs.jsonl --refs test.json",
+                   "critic eval score aqua.jsonl --json aqua.scores.json"),
+    "eval vqa": ("critic eval vqa --data AQUA/test.json --images SemArt/Images --out aqua.jsonl",
+                 "critic eval vqa --data artquest_test.csv --images SemArt/Images --out artquest.jsonl"),
+    "eval classify": ("critic eval classify --data ArtBench-10 --out artbench.jsonl",
+                      "critic eval classify --data ArtBench-10 --sample 200 --out artbench.jsonl"),
+    "eval report": ("critic eval report outputs.scores.json", "critic eval report *.scores.json"),
+}
+
+
+class ExampleFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that the examples keep their lines."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def sub_parsers(parser: argparse.ArgumentParser, path: str = ""):
+    """(path, parser) for `parser` and every parser under it ("", "analyze", "models add", …)."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from sub_parsers(child, f"{path} {name}".strip())
+
+
+def add_examples(parser: argparse.ArgumentParser) -> None:
+    """Give every parser its examples (and the formatter that keeps them)."""
+    for path, each in sub_parsers(parser):
+        lines = EXAMPLES.get(path)
+        if lines:
+            each.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            each.formatter_class = ExampleFormatter
