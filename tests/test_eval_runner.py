@@ -91,7 +91,7 @@ def test_a_bad_image_is_an_error_record_and_the_run_goes_on(tmp_path):
     assert (summary.answered, summary.errors) == (2, 2)
     records = {r["id"]: r for r in read_jsonl(tmp_path / "o.jsonl")}
     assert records["b.png"]["status"] == "error" and records["b.png"]["error_type"] == "BadImage"
-    assert "damaged" in records["b.png"]["error"] or "not an image" in records["b.png"]["error"]
+    assert "damaged" in records["b.png"]["error"] or "not a picture file" in records["b.png"]["error"]
     assert records["d.png"]["status"] == "error" and "no such file" in records["d.png"]["error"]
     assert records["c.png"]["status"] == "ok"
 

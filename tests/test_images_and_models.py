@@ -102,7 +102,7 @@ def test_bad_images_are_one_line_errors_naming_the_file(tmp_path, monkeypatch):
     _scene((400, 300)).save(whole, quality=90)
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(whole.read_bytes()[:2000])
-    for path, words in [(text, "not an image"), (empty, "empty"), (truncated, "damaged or truncated"),
+    for path, words in [(text, "not a picture file"), (empty, "empty"), (truncated, "damaged or truncated"),
                         (tmp_path / "absent.png", "no such file"), (tmp_path, "folder")]:
         with pytest.raises(BadImage) as info:
             load_image(path)
