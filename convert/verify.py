@@ -153,7 +153,10 @@ def llava_training_ids(tokenizer_model: Path, prompt: str, legacy: bool) -> list
 
 
 def expand2square(picture, background):
-    """LLaVA's expand2square: the picture centred on a square of `background`."""
+    """LLaVA's expand2square: the picture centred on a square of `background`.
+
+    Deliberately not `critic.images.pad_to_square`: the reference must not call the code it checks.
+    """
     from PIL import Image
 
     width, height = picture.size
