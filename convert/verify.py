@@ -225,12 +225,6 @@ def compare(ref: np.ndarray, got: np.ndarray, noise: float) -> Comparison:
     )
 
 
-def compare_logits(ref: np.ndarray, got: np.ndarray) -> tuple[float, float, float]:
-    """(top-1 agreement, max |Δlogit|, mean KL(ref‖got)) over every position."""
-    c = compare(ref, got, 0.0)
-    return c.top1_all_positions, c.max_dlogit, c.mean_kl
-
-
 def f16_rounded(model):
     """A copy of `model` that rounds its weights and every linear layer's input to F16, as ggml's F16 path does."""
     import copy

@@ -185,10 +185,10 @@ class AnalyzeJob:
 
     def _analyse_all(self, engine) -> int:
         log = JsonlLog(self.records_path) if self.out else None
-        earlier = log.records() if log else []
-        done = {r.get("key") for r in earlier if r.get("status") == "ok"}
+        records = log.records() if log else []  # everything in the log, kept up to date below
+        done = {r.get("key") for r in records if r.get("status") == "ok"}
         # A failure already recorded is retried, but the same failure is not recorded again.
-        known_errors = {_error_key(r) for r in earlier if r.get("status") == "error"}
+        known_errors = {_error_key(r) for r in records if r.get("status") == "error"}
         failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
         task = progress.add_task("analysing", total=len(self.paths)) if progress else None
@@ -203,15 +203,17 @@ class AnalyzeJob:
                         continue
                     if record.status != "ok":
                         failed += 1
-                    if log and (record.status == "ok" or _error_key(record.to_dict()) not in known_errors):
-                        log.append(record.to_dict())
+                    data = record.to_dict()
+                    if log and (record.status == "ok" or _error_key(data) not in known_errors):
+                        log.append(data)
+                        records.append(data)
                         if self.fmt != "json":
-                            self._write_document(log.records())
+                            self._write_document(records)
                 if progress:
                     progress.advance(task)
         except KeyboardInterrupt:
             if log:
-                saved = sum(1 for r in log.records() if r.get("status") == "ok")
+                saved = sum(1 for r in records if r.get("status") == "ok")
                 print(f"critic: interrupted: {saved} results are saved in {self.out}; run the same command again "
                       "to continue where it stopped", file=sys.stderr)
             raise

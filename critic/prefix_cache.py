@@ -17,7 +17,7 @@ default `DEFAULT_LIMIT_GB`, `critic cache limit GB`); `critic cache info|clear`.
 
 Who writes: `critic chat` and `critic analyze` of one painting keep new entries; a batch
 (`critic analyze DIR`, `critic eval generate`) only restores what is there, since writing
-and evicting ~320 MB for each of thousands of paintings seen once would cost time and disk
+and evicting ~360 MB for each of thousands of paintings seen once would cost time and disk
 wear for nothing.
 
 At 7B shapes an entry is 2 (K and V) × 32 layers × 4096 × 2 bytes (F16) = 512 KiB per

@@ -64,12 +64,18 @@ def clear_stale_partials(final: Path) -> list[Path]:
     return removed
 
 
-def partial_dir(final: Path) -> Path:
-    """A new temporary folder for `final` (stale ones of earlier runs removed and said so), with the umask's mode."""
+def _prepare(final: Path) -> Path:
+    """`final`'s folder made, and what interrupted runs left of `final` removed, saying so."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in clear_stale_partials(final):
         log.warning("critic: removed %s, left by an interrupted run", stale)
+    return final
+
+
+def partial_dir(final: Path) -> Path:
+    """A new temporary folder for `final` (stale ones of earlier runs removed and said so), with the umask's mode."""
+    final = _prepare(final)
     path = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent))
     os.chmod(path, 0o777 & ~umask())
     return path
@@ -78,10 +84,7 @@ def partial_dir(final: Path) -> Path:
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it over `final` only on success."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in clear_stale_partials(final):
-        log.warning("critic: removed %s, left by an interrupted run", stale)
+    final = _prepare(final)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent)
     os.fchmod(fd, 0o666 & ~umask())
     os.close(fd)
