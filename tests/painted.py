@@ -1,0 +1,146 @@
+"""Small generated pictures that stand in for paintings in the claim-checker tests.
+
+Each is painted the same way every time (a seeded generator): soft gradients for sky and
+ground, brush-like noise so no area is a flat field, and shapes whose share of the canvas is
+chosen on purpose — a red boat a few percent of a grey harbour, a strip of yellow flowers in
+a green field — because those are the cases where a model's remembered painting and the
+picture in front of it part ways. The claims about them are labelled by looking at the
+pictures, never by running the checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+W, H = 320, 240
+
+
+def _vertical(top: tuple[int, int, int], bottom: tuple[int, int, int], height: int = H) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, height)[:, None, None]
+    return (np.array(top, float) * (1 - t) + np.array(bottom, float) * t).repeat(W, axis=1)
+
+
+def _brushed(array: np.ndarray, seed: int, strength: float = 9.0) -> Image.Image:
+    """Add horizontal-streaked noise (a loaded brush dragged sideways) and clip to 8 bits."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0.0, strength, (H, W // 8 + 1, 1)).repeat(8, axis=1)[:, :W]
+    fine = rng.normal(0.0, strength / 3, (H, W, 1))
+    return Image.fromarray(np.clip(array + noise + fine, 0, 255).astype(np.uint8))
+
+
+def _soft(image: Image.Image, radius: float = 1.2) -> Image.Image:
+    return image.filter(ImageFilter.GaussianBlur(radius))
+
+
+def harbour() -> Image.Image:
+    """An overcast grey harbour: pale grey-blue sky, slate water, a dark pier, one small red boat."""
+    array = np.concatenate([_vertical((196, 202, 208), (165, 172, 182), 130),
+                            _vertical((120, 130, 140), (85, 95, 105), H - 130)])
+    image = _brushed(array, 1)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(0, 150), (150, 132), (150, 142), (0, 170)], fill=(60, 60, 64))  # the pier
+    draw.polygon([(200, 150), (270, 150), (260, 168), (210, 168)], fill=(185, 30, 28))  # hull
+    draw.polygon([(232, 148), (232, 100), (262, 146)], fill=(200, 40, 34))  # sail
+    return _soft(image)
+
+
+def fields() -> Image.Image:
+    """A summer landscape: pale blue sky, green fields, a strip of yellow flowers, dark trees."""
+    array = np.concatenate([_vertical((150, 185, 225), (195, 215, 235), 80),
+                            _vertical((95, 150, 70), (60, 110, 45), H - 80)])
+    image = _brushed(array, 2)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(0, 190), (320, 170), (320, 190), (0, 212)], fill=(235, 205, 40))  # flowers
+    for x in (40, 90, 250):
+        draw.ellipse((x - 18, 50, x + 18, 95), fill=(35, 70, 35))  # trees
+    return _soft(image)
+
+
+def nocturne() -> Image.Image:
+    """A night harbour: deep navy sky and water, a few lit windows, a pale moon."""
+    array = np.concatenate([_vertical((18, 24, 52), (30, 38, 70), 140),
+                            _vertical((14, 20, 40), (8, 12, 26), H - 140)])
+    image = _brushed(array, 3, strength=5.0)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((60, 110, 260, 140), fill=(22, 22, 26))  # the quay's buildings
+    for x in range(70, 250, 22):
+        draw.rectangle((x, 118, x + 6, 126), fill=(240, 190, 80))  # windows
+    draw.ellipse((250, 25, 272, 47), fill=(235, 235, 215))  # moon
+    return _soft(image)
+
+
+def sunset() -> Image.Image:
+    """A blazing sunset: orange to red sky, a dark red-brown field, black tree silhouettes."""
+    array = np.concatenate([_vertical((250, 170, 50), (215, 70, 30), 150),
+                            _vertical((120, 40, 20), (70, 25, 15), H - 150)])
+    image = _brushed(array, 4)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((140, 110, 190, 160), fill=(255, 225, 120))  # the sun, low
+    for x in (30, 270):
+        draw.rectangle((x - 4, 80, x + 4, 160), fill=(20, 10, 8))
+        draw.ellipse((x - 30, 50, x + 30, 110), fill=(20, 10, 8))
+    return _soft(image)
+
+
+def interior() -> Image.Image:
+    """A candle-lit interior: dark umber room, one lit face and hands, a white collar."""
+    array = _vertical((40, 28, 20), (22, 16, 12))
+    image = _brushed(array, 5, strength=4.0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((120, 50, 190, 135), fill=(230, 200, 160))  # face
+    draw.polygon([(110, 140), (200, 140), (185, 160), (125, 160)], fill=(245, 240, 230))  # collar
+    draw.ellipse((95, 175, 145, 205), fill=(220, 185, 145))  # hands
+    draw.ellipse((60, 150, 100, 230), fill=(60, 30, 20))  # a darker table edge
+    return _soft(image, 2.0)
+
+
+def pastel() -> Image.Image:
+    """A pale morning: cream sky, soft pink and pale blue bands, faint lilac shapes."""
+    array = np.concatenate([_vertical((250, 240, 225), (245, 215, 215), 120),
+                            _vertical((205, 220, 240), (225, 230, 240), H - 120)])
+    image = _brushed(array, 6, strength=4.0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((40, 140, 140, 190), fill=(215, 200, 230))
+    draw.ellipse((200, 90, 300, 130), fill=(240, 205, 210))
+    return _soft(image, 2.0)
+
+
+def fog() -> Image.Image:
+    """A foggy river: grey on grey, a darker grey bridge, one small blue boat."""
+    array = _vertical((190, 190, 188), (140, 140, 140))
+    image = _brushed(array, 7, strength=5.0)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 100, 320, 112), fill=(110, 110, 112))  # bridge deck
+    for x in (60, 160, 260):
+        draw.rectangle((x - 6, 112, x + 6, 160), fill=(115, 115, 117))
+    draw.polygon([(130, 185), (190, 185), (182, 205), (138, 205)], fill=(40, 70, 170))  # the boat
+    draw.rectangle((150, 170, 166, 185), fill=(50, 80, 175))
+    return _soft(image)
+
+
+def lagoon() -> Image.Image:
+    """A tropical lagoon: deep blue sky, turquoise water, green palms, one small orange boat."""
+    array = np.concatenate([_vertical((40, 90, 190), (110, 170, 230), 100),
+                            _vertical((40, 170, 170), (20, 110, 130), H - 100)])
+    image = _brushed(array, 8)
+    draw = ImageDraw.Draw(image)
+    for x in (30, 70, 290):
+        draw.polygon([(x - 35, 60), (x + 35, 60), (x, 30)], fill=(30, 120, 50))
+        draw.rectangle((x - 3, 60, x + 3, 110), fill=(60, 90, 40))
+    draw.polygon([(170, 170), (215, 170), (208, 180), (177, 180)], fill=(240, 120, 30))
+    return _soft(image)
+
+
+PICTURES: dict[str, Callable[[], Image.Image]] = {
+    "harbour": harbour,
+    "fields": fields,
+    "nocturne": nocturne,
+    "sunset": sunset,
+    "interior": interior,
+    "pastel": pastel,
+    "fog": fog,
+    "lagoon": lagoon,
+}
