@@ -89,3 +89,84 @@ HELD_OUT: list[tuple[str, str, str, bool]] = [
      "windows and a pale moon provide the only light. The mood is quiet and cool.",
      False),
 ]
+
+
+# A second set, written after the rules above were revised, on eight new pictures and in new
+# words, and committed before the revised checker was run on it: the held-out figures the
+# README reports come from this set alone. The set above was seen when the rules were revised
+# (its misses named the classes to read), so the tests count it with the tuning claims.
+HELD_OUT_FRESH: list[tuple[str, str, str, bool]] = [
+    # A spring orchard: pale sky, yellow-green grass, grey trunks, pink blossom.
+    ("orchard", "dominance", "Deep blues dominate the orchard.", True),
+    ("orchard", "absence", "There is no pink in the painting.", True),
+    ("orchard", "palette", "The palette is fresh green and pink.", False),
+    ("orchard", "lightness", "The picture is sombre and dark overall.", True),
+    ("orchard", "temperature", "Warm reds and oranges dominate the canvas.", True),
+    ("orchard", "local", "Grey trunks rise from the grass.", False),
+    ("orchard", "dominance", "Yellow-greens dominate the lower half.", False),
+    # A storm at sea: slate-dark sky, dark green-grey waves, one small white sail.
+    ("storm", "lightness", "A luminous, pale palette fills the canvas.", True),
+    ("storm", "lightness", "The scene is overwhelmingly dark.", False),
+    ("storm", "absence", "There is no white anywhere.", True),
+    ("storm", "palette", "The palette is a vivid crimson throughout.", True),
+    ("storm", "temperature", "Cool greys and greens prevail.", False),
+    ("storm", "dominance", "Golden yellows dominate the stormy sky.", True),
+    ("storm", "local", "A lone white sail catches the eye.", False),
+    # A desert noon: hazy pale sky, ochre dunes, one brown shadowed dune.
+    ("desert", "temperature", "The colour scheme is cold.", True),
+    ("desert", "temperature", "Warm ochres and golds fill the entire canvas.", False),
+    ("desert", "dominance", "Greens and blues dominate the palette.", True),
+    ("desert", "absence", "There is no brown in the picture.", True),
+    ("desert", "lightness", "The painting is predominantly dark.", True),
+    ("desert", "palette", "The palette is sandy and golden throughout.", False),
+    # A winter village: grey-blue sky, white snow, black bare trees, one small red house.
+    ("winter", "lightness", "The picture is low-key, dominated by deep shadow.", True),
+    ("winter", "absence", "There is no red in the scene.", True),
+    ("winter", "dominance", "Red dominates the winter scene.", True),
+    ("winter", "palette", "The palette is white and grey-blue.", False),
+    ("winter", "local", "A small red house sits among bare black trees.", False),
+    ("winter", "temperature", "A warm palette of reds and browns fills the canvas.", True),
+    # An autumn wood: orange and red foliage, brown ground, dark trunks.
+    ("autumn", "temperature", "Cool blues and violets dominate the wood.", True),
+    ("autumn", "palette", "The palette is a blaze of orange and red.", False),
+    ("autumn", "absence", "There is not a trace of red.", True),
+    ("autumn", "dominance", "Oranges and browns predominate.", False),
+    ("autumn", "absence", "The painting contains no blue at all.", False),
+    ("autumn", "lightness", "The scene is high-key and pale.", True),
+    # A violet dusk: purple to lilac sky, a dark blue town, one small yellow street lamp.
+    ("dusk", "dominance", "Violet and purple dominate the sky.", False),
+    ("dusk", "absence", "There is no yellow in the painting.", True),
+    ("dusk", "temperature", "Warm tones dominate the whole picture.", True),
+    ("dusk", "palette", "The palette is green throughout.", True),
+    ("dusk", "dominance", "Oranges dominate the composition.", True),
+    ("dusk", "local", "A single yellow street lamp glows in the dark street.", False),
+    # A market stall: awnings and fruit in eight hues on a beige ground.
+    ("market", "absence", "The painting contains no green.", True),
+    ("market", "absence", "There is no purple.", True),
+    ("market", "dominance", "Blue dominates the canvas.", True),
+    ("market", "palette", "A rainbow of reds, oranges, yellows, greens, blues and purples fills the stall.", False),
+    ("market", "colourless", "The picture is rendered in greyscale.", True),
+    ("market", "dominance", "Reds dominate the palette.", True),
+    # A portrait in blue: deep blue ground, a figure in black, a pale face and hands.
+    ("portrait", "dominance", "Deep blues and black dominate.", False),
+    ("portrait", "temperature", "The palette is warm.", True),
+    ("portrait", "absence", "The painting is without any blue.", True),
+    ("portrait", "lightness", "A pale, high-key palette fills the portrait.", True),
+    ("portrait", "palette", "A palette of earthy browns and ochres.", True),
+    ("portrait", "local", "The pale face glows against the dark ground.", False),
+    ("portrait", "symmetry", "The composition is strictly symmetrical around the figure.", False),
+    # Whole accurate analyses.
+    ("winter", "paragraph",
+     "A quiet winter scene in a high key: white snow fills the lower half under a pale grey-blue sky. "
+     "Three bare black trees make thin vertical accents, and a small red house on the right is the only "
+     "warm note. The palette is cool and restrained.",
+     False),
+    ("autumn", "paragraph",
+     "The wood is ablaze with autumn colour: oranges, reds and golden yellows crowd the upper canvas. "
+     "Dark trunks cut vertically through the foliage. The palette is warm throughout, with no blue at all.",
+     False),
+    ("portrait", "paragraph",
+     "The figure, dressed in black, stands against a deep blue ground. Only the pale face and hands are "
+     "lit, so the value structure is strong. The colour is cool overall, dominated by blues.",
+     False),
+]

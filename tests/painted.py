@@ -134,6 +134,101 @@ def lagoon() -> Image.Image:
     return _soft(image)
 
 
+def orchard() -> Image.Image:
+    """A spring orchard: pale sky, yellow-green grass, grey trunks, pink blossom clouds."""
+    array = np.concatenate([_vertical((215, 225, 235), (230, 235, 230), 90),
+                            _vertical((170, 190, 95), (130, 160, 70), H - 90)])
+    image = _brushed(array, 11, strength=6.0)
+    draw = ImageDraw.Draw(image)
+    for x in (60, 160, 260):
+        draw.rectangle((x - 5, 80, x + 5, 170), fill=(105, 100, 95))
+        draw.ellipse((x - 38, 40, x + 38, 95), fill=(240, 170, 195))
+    return _soft(image)
+
+
+def storm() -> Image.Image:
+    """A storm at sea: slate-dark sky, dark green-grey waves, one small white sail."""
+    array = np.concatenate([_vertical((55, 60, 70), (80, 85, 90), 110),
+                            _vertical((40, 60, 55), (20, 35, 32), H - 110)])
+    image = _brushed(array, 12, strength=8.0)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(150, 140), (150, 95), (178, 138)], fill=(235, 235, 228))
+    draw.polygon([(138, 140), (185, 140), (178, 150), (145, 150)], fill=(30, 25, 22))
+    return _soft(image)
+
+
+def desert() -> Image.Image:
+    """A desert noon: hazy pale sky, ochre dunes, a dark violet-brown shadow in one dune."""
+    array = np.concatenate([_vertical((230, 225, 205), (240, 220, 180), 90),
+                            _vertical((220, 170, 90), (190, 130, 60), H - 90)])
+    image = _brushed(array, 13, strength=7.0)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(180, 240), (320, 130), (320, 240)], fill=(120, 80, 60))
+    return _soft(image, 2.0)
+
+
+def winter() -> Image.Image:
+    """A winter village: grey-blue sky, white snow, black bare trees, one small red house."""
+    array = np.concatenate([_vertical((170, 180, 195), (200, 205, 215), 100),
+                            _vertical((240, 242, 245), (225, 228, 235), H - 100)])
+    image = _brushed(array, 14, strength=4.0)
+    draw = ImageDraw.Draw(image)
+    for x in (40, 110, 280):
+        draw.line((x, 140, x, 60), fill=(25, 22, 20), width=5)
+        draw.line((x, 90, x - 20, 70), fill=(25, 22, 20), width=3)
+        draw.line((x, 100, x + 18, 78), fill=(25, 22, 20), width=3)
+    draw.rectangle((190, 110, 230, 140), fill=(170, 35, 30))
+    draw.polygon([(185, 110), (235, 110), (210, 92)], fill=(60, 40, 35))
+    return _soft(image)
+
+
+def autumn() -> Image.Image:
+    """An autumn wood: orange and red foliage, brown ground, dark trunks, no sky."""
+    rng = np.random.default_rng(15)
+    image = _brushed(_vertical((210, 110, 40), (120, 60, 30)), 15, strength=10.0)
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y, r = int(rng.integers(0, W)), int(rng.integers(0, 150)), int(rng.integers(8, 22))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=((190, 40, 30), (230, 150, 40), (160, 80, 30))[_ % 3])
+    for x in (50, 140, 230, 300):
+        draw.rectangle((x - 6, 60, x + 6, H), fill=(45, 30, 22))
+    return _soft(image)
+
+
+def dusk() -> Image.Image:
+    """A violet dusk: purple to lilac sky, a dark blue town, one small yellow street lamp."""
+    array = np.concatenate([_vertical((90, 60, 130), (170, 130, 190), 150),
+                            _vertical((30, 35, 70), (20, 22, 45), H - 150)])
+    image = _brushed(array, 16, strength=6.0)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 120, 300, 150), fill=(35, 38, 75))
+    draw.ellipse((150, 160, 166, 176), fill=(250, 220, 70))
+    draw.rectangle((156, 176, 160, 220), fill=(15, 15, 25))
+    return _soft(image)
+
+
+def market() -> Image.Image:
+    """A market stall: awnings and fruit in many hues, each a tenth or so of the canvas."""
+    image = Image.new("RGB", (W, H), (200, 190, 170))
+    draw = ImageDraw.Draw(image)
+    colours = [(200, 40, 35), (240, 150, 30), (240, 210, 40), (60, 140, 60), (40, 80, 170),
+               (120, 60, 150), (230, 130, 160), (110, 70, 40)]
+    for i, colour in enumerate(colours):
+        draw.rectangle((i * 40, 0, i * 40 + 40, 90), fill=colour)
+        draw.ellipse((i * 40 + 2, 150, i * 40 + 38, 190), fill=colours[(i + 3) % 8])
+    return _soft(_brushed(np.asarray(image).astype(float), 17, strength=5.0))
+
+
+def portrait() -> Image.Image:
+    """A portrait in blue: a deep blue ground, a figure in black, a pale face and hands."""
+    image = _brushed(_vertical((40, 70, 140), (30, 50, 110)), 18, strength=6.0)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(90, 240), (110, 120), (210, 120), (230, 240)], fill=(20, 20, 24))
+    draw.ellipse((135, 45, 185, 115), fill=(235, 215, 195))
+    draw.ellipse((140, 190, 180, 215), fill=(230, 205, 185))
+    return _soft(image)
+
+
 PICTURES: dict[str, Callable[[], Image.Image]] = {
     "harbour": harbour,
     "fields": fields,
@@ -143,4 +238,12 @@ PICTURES: dict[str, Callable[[], Image.Image]] = {
     "pastel": pastel,
     "fog": fog,
     "lagoon": lagoon,
+    "orchard": orchard,
+    "storm": storm,
+    "desert": desert,
+    "winter": winter,
+    "autumn": autumn,
+    "dusk": dusk,
+    "market": market,
+    "portrait": portrait,
 }
