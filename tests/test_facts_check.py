@@ -1,6 +1,6 @@
-"""The claim checker: precision and recall on a labelled set, and no flags on borderline pictures.
+"""The claim checker: precision and recall on labelled sets, and no flags on borderline pictures.
 
-Each case is (picture, sentence, contradicted): `contradicted` is the truth about the claim
+Each case is (picture, kind, sentence, contradicted): `contradicted` is the truth about the claim
 as a careful person would judge it from the picture, not what the checker is expected to
 do, so a claim that is wrong but that the measurements cannot call clearly (a local claim,
 say) counts against recall.
@@ -18,6 +18,8 @@ from PIL import Image, ImageDraw
 from critic.facts import check_analysis, measure
 from critic.facts.check import FLAG_ASYMMETRIC_ABOVE, FLAG_COOL_BALANCE_ABOVE, FLAG_SYMMETRIC_BELOW, FLAG_WARM_BALANCE_BELOW
 from critic.facts.measure import Facts
+from claims_heldout import HELD_OUT, SEEN_WHEN_REVISING
+from painted import PICTURES
 
 SHARED_PAINTINGS = Path(__file__).resolve().parents[2] / "shared" / "paintings"
 W, H = 240, 180
@@ -71,107 +73,137 @@ PAINTINGS = {
 
 
 @lru_cache(maxsize=None)
-def facts_of(key: str) -> Facts | None:
+def facts_of(key: str) -> Facts:
     if key in SYNTHETIC:
         return measure(SYNTHETIC[key]())
-    path = SHARED_PAINTINGS / PAINTINGS[key]
-    return measure(Image.open(path).convert("RGB")) if path.exists() else None
+    return measure(Image.open(SHARED_PAINTINGS / PAINTINGS[key]).convert("RGB"))
 
 
-# (picture, sentence, the claim is contradicted by the picture)
-CASES: list[tuple[str, str, bool]] = [
+# The tuning set: (picture, kind, sentence, the claim is contradicted by the picture). The
+# generated pictures' claims in `claims_heldout.SEEN_WHEN_REVISING` count with it.
+CASES: list[tuple[str, str, str, bool]] = [
     # colour: dominance and absence
-    ("red", "The palette is dominated by deep blues.", True),
-    ("red", "Reds dominate the canvas.", False),
-    ("red", "The painting has no red at all.", True),
-    ("red", "The canvas is devoid of green.", False),
-    ("red", "The colour scheme is predominantly green.", True),
-    ("red", "The whole picture is a study in greyscale.", True),
-    ("blue", "The painting is dominated by reds and oranges.", True),
-    ("blue", "The colour scheme is cool and predominantly blue.", False),
-    ("blue", "A palette of yellows gives the work its glow.", True),
-    ("grey", "The whole picture is rendered in greyscale.", False),
-    ("grey", "The painting is dominated by vivid greens.", True),
+    ("red", "dominance", "The palette is dominated by deep blues.", True),
+    ("red", "dominance", "Reds dominate the canvas.", False),
+    ("red", "absence", "The painting has no red at all.", True),
+    ("red", "absence", "The canvas is devoid of green.", False),
+    ("red", "dominance", "The colour scheme is predominantly green.", True),
+    ("red", "colourless", "The whole picture is a study in greyscale.", True),
+    ("blue", "dominance", "The painting is dominated by reds and oranges.", True),
+    ("blue", "dominance", "The colour scheme is cool and predominantly blue.", False),
+    ("blue", "dominance", "A palette of yellows gives the work its glow.", True),
+    ("grey", "colourless", "The whole picture is rendered in greyscale.", False),
+    ("grey", "dominance", "The painting is dominated by vivid greens.", True),
     # value
-    ("pale", "The low-key palette is dominated by deep shadow.", True),
-    ("pale", "A high-key, pale palette fills the canvas.", False),
-    ("night", "A high-key palette of pale tones fills the canvas.", True),
-    ("night", "The painting is predominantly dark.", False),
-    ("black-white", "Strong contrast between light and dark defines the image.", False),
-    ("black-white", "The composition shows little contrast between light and dark.", True),
-    ("black-white", "Chiaroscuro dominates the image.", False),
-    ("grey", "Dramatic chiaroscuro shapes the scene.", True),
-    ("grey", "The tonal contrast is subtle.", False),
+    ("pale", "lightness", "The low-key palette is dominated by deep shadow.", True),
+    ("pale", "lightness", "A high-key, pale palette fills the canvas.", False),
+    ("night", "lightness", "A high-key palette of pale tones fills the canvas.", True),
+    ("night", "lightness", "The painting is predominantly dark.", False),
+    ("black-white", "value", "Strong contrast between light and dark defines the image.", False),
+    ("black-white", "value", "The composition shows little contrast between light and dark.", True),
+    ("black-white", "value", "Chiaroscuro dominates the image.", False),
+    ("grey", "value", "Dramatic chiaroscuro shapes the scene.", True),
+    ("grey", "value", "The tonal contrast is subtle.", False),
     # temperature
-    ("red", "A cool palette pervades the whole painting.", True),
-    ("red", "The overall palette is warm.", False),
-    ("blue", "The warm palette glows across the canvas.", True),
-    ("blue", "Cool tones dominate the painting.", False),
+    ("red", "temperature", "A cool palette pervades the whole painting.", True),
+    ("red", "temperature", "The overall palette is warm.", False),
+    ("blue", "temperature", "The warm palette glows across the canvas.", True),
+    ("blue", "temperature", "Cool tones dominate the painting.", False),
     # symmetry
-    ("black-white", "The composition is perfectly symmetrical.", True),
-    ("black-white", "The asymmetrical composition places darkness on the left.", False),
-    ("mirrored", "The asymmetrical arrangement pulls the eye to one side.", True),
-    ("mirrored", "The composition is symmetrical, each side mirroring the other.", False),
+    ("black-white", "symmetry", "The composition is perfectly symmetrical.", True),
+    ("black-white", "symmetry", "The asymmetrical composition places darkness on the left.", False),
+    ("mirrored", "symmetry", "The asymmetrical arrangement pulls the eye to one side.", True),
+    ("mirrored", "symmetry", "The composition is symmetrical, each side mirroring the other.", False),
     # negated, hedged, asked, local or about colour contrast: never flagged
-    ("red", "The palette is not dominated by blues.", False),
-    ("red", "The painting might be read as cool.", False),
-    ("red", "Is the palette dominated by blue?", False),
-    ("red", "Touches of blue punctuate the red palette.", False),
-    ("blue", "The warm light of the lamp catches the figure's face.", False),
-    ("black-white", "The contrast between warm and cool colours is subtle.", False),
-    ("black-white", "Its symmetry is broken by the dark half.", False),
+    ("red", "skipped", "The palette is not dominated by blues.", False),
+    ("red", "skipped", "The painting might be read as cool.", False),
+    ("red", "skipped", "Is the palette dominated by blue?", False),
+    ("red", "skipped", "Touches of blue punctuate the red palette.", False),
+    ("blue", "skipped", "The warm light of the lamp catches the figure's face.", False),
+    ("black-white", "skipped", "The contrast between warm and cool colours is subtle.", False),
+    ("black-white", "skipped", "Its symmetry is broken by the dark half.", False),
     # the sample paintings
-    ("starry", "The palette is dominated by swirling blues.", False),
-    ("starry", "A warm palette of oranges dominates the canvas.", True),
-    ("starry", "The composition is perfectly symmetrical.", True),
-    ("starry", "The painting is devoid of yellow.", True),  # small yellow stars: too little to call
-    ("scream", "The palette is warm, built from oranges and reds.", False),
-    ("scream", "Cool blues dominate the sky.", True),  # about the sky alone: the checker reads the canvas
-    ("scream", "The painting is rendered entirely in greyscale.", True),
-    ("wave", "The image is dominated by dark, low-key tones.", True),
-    ("wave", "Blue and beige dominate the palette.", False),
-    ("wave", "A light palette of pale tones is predominantly light.", False),
-    ("hat", "The picture is rendered in greyscale.", True),
-    ("hat", "A muted image with low contrast between light and dark.", True),
-    ("hat", "Bold, saturated colours fill the canvas.", False),
+    ("starry", "dominance", "The palette is dominated by swirling blues.", False),
+    ("starry", "temperature", "A warm palette of oranges dominates the canvas.", True),
+    ("starry", "symmetry", "The composition is perfectly symmetrical.", True),
+    ("starry", "absence", "The painting is devoid of yellow.", True),  # the stars and moon
+    ("scream", "temperature", "The palette is warm, built from oranges and reds.", False),
+    ("scream", "temperature", "Cool blues dominate the sky.", True),  # about the sky alone: the checker reads the canvas
+    ("scream", "colourless", "The painting is rendered entirely in greyscale.", True),
+    ("wave", "lightness", "The image is dominated by dark, low-key tones.", True),
+    ("wave", "dominance", "Blue and beige dominate the palette.", False),
+    ("wave", "lightness", "A light palette of pale tones is predominantly light.", False),
+    ("hat", "colourless", "The picture is rendered in greyscale.", True),
+    ("hat", "value", "A muted image with low contrast between light and dark.", True),
+    ("hat", "dominance", "Bold, saturated colours fill the canvas.", False),
 ]
 
 
-def _judge() -> tuple[int, int, int, int, list[str]]:
-    tp = fp = fn = tn = 0
-    wrong: list[str] = []
-    for key, sentence, contradicted in CASES:
-        facts = facts_of(key)
-        if facts is None:
-            continue
-        flagged = bool(check_analysis(sentence, facts))
-        if flagged and contradicted:
-            tp += 1
-        elif flagged:
-            fp += 1
-            wrong.append(f"false flag on {key}: {sentence}")
-        elif contradicted:
-            fn += 1
-        else:
-            tn += 1
-    return tp, fp, fn, tn, wrong
+def _confusion(cases, facts_of) -> tuple[dict[str, list[int]], list[str]]:
+    """Per-kind [tp, fp, fn, tn] and the false flags, for (picture, kind, text, contradicted) cases."""
+    counts: dict[str, list[int]] = {}
+    false_flags: list[str] = []
+    for key, kind, sentence, contradicted in cases:
+        flagged = bool(check_analysis(sentence, facts_of(key)))
+        cell = 0 if flagged and contradicted else 1 if flagged else 2 if contradicted else 3
+        counts.setdefault(kind, [0, 0, 0, 0])[cell] += 1
+        if cell == 1:
+            false_flags.append(f"false flag on {key}: {sentence}")
+    return counts, false_flags
 
 
-def test_precision_is_perfect_and_recall_reasonable(capsys):
-    tp, fp, fn, tn, wrong = _judge()
+def _report(title: str, counts: dict[str, list[int]]) -> tuple[float, float]:
+    """Print the per-kind confusion counts; return overall precision and recall."""
+    tp, fp, fn, tn = (sum(c[i] for c in counts.values()) for i in range(4))
     precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn)
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    print(f"\n{title}: {tp + fp + fn + tn} claims, precision {precision:.2f}, recall {recall:.2f} "
+          f"(tp {tp}, fp {fp}, fn {fn}, tn {tn})")
+    for kind, (k_tp, k_fp, k_fn, k_tn) in sorted(counts.items()):
+        print(f"  {kind:<12} tp {k_tp:>2}  fp {k_fp}  fn {k_fn}  tn {k_tn:>2}")
+    return precision, recall
+
+
+@lru_cache(maxsize=None)
+def painted_facts(key: str) -> Facts:
+    return measure(PICTURES[key]())
+
+
+def test_tuning_set_precision_is_perfect_and_recall_high(capsys):
+    synthetic = [case for case in CASES if case[0] in SYNTHETIC]
+    counts, wrong = _confusion(synthetic, facts_of)
+    for kind, cells in _confusion(SEEN_WHEN_REVISING, painted_facts)[0].items():
+        counts[kind] = [a + b for a, b in zip(counts.get(kind, [0, 0, 0, 0]), cells)]
+    wrong += _confusion(SEEN_WHEN_REVISING, painted_facts)[1]
     with capsys.disabled():
-        print(f"\nclaim checker: {tp + fp + fn + tn} claims, precision {precision:.2f}, recall {recall:.2f} "
-              f"(tp {tp}, fp {fp}, fn {fn}, tn {tn})")
-    assert fp == 0, wrong
-    assert precision == 1.0
-    assert recall >= 0.75
+        precision, recall = _report("claim checker, tuning set", counts)
+    assert wrong == []
+    assert precision == 1.0 and recall >= 0.9
 
 
-def test_the_labelled_set_has_both_kinds_of_claim():
-    labels = [c for _, _, c in CASES]
-    assert sum(labels) >= 15 and len(labels) - sum(labels) >= 15
+def test_held_out_set_precision_is_perfect_and_recall_at_least_three_quarters(capsys):
+    counts, wrong = _confusion(HELD_OUT, painted_facts)
+    with capsys.disabled():
+        precision, recall = _report("claim checker, held-out set", counts)
+    assert wrong == []
+    assert precision == 1.0 and recall >= 0.75
+
+
+def test_claims_on_the_sample_paintings(capsys):
+    if not SHARED_PAINTINGS.is_dir():
+        pytest.skip(f"{len(CASES) - sum(c[0] in SYNTHETIC for c in CASES)} claims about famous paintings "
+                    f"need the sample paintings in {SHARED_PAINTINGS}, which is not here")
+    counts, wrong = _confusion([case for case in CASES if case[0] in PAINTINGS], facts_of)
+    with capsys.disabled():
+        _report("claim checker, sample paintings (part of the tuning set)", counts)
+    assert wrong == []
+
+
+def test_the_labelled_sets_have_both_kinds_of_claim():
+    for cases in (CASES, SEEN_WHEN_REVISING, HELD_OUT):
+        labels = [c for *_, c in cases]
+        assert sum(labels) >= 15 and len(labels) - sum(labels) >= 15
+    assert len(HELD_OUT) >= 40
 
 
 BORDERLINE_CLAIMS = [

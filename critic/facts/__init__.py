@@ -81,16 +81,23 @@ Checking an analysis (`check_analysis`)
     past the word's threshold (`FLAG_*` in `critic.facts.check`); negated, hedged ("may",
     "perhaps", "if"), questioned, or local claims are skipped, as are contrast claims that
     talk of colour rather than light and dark.
-    - colour: a family said to dominate ("dominated by blues", "blues dominate", "a palette
-      of reds", "predominantly green" with a global subject) whose loose coverage is under
-      2%; a family said to be absent ("no red", "devoid of yellow") whose core coverage is
-      15% or more; "greyscale"/"colourless" when vivid chroma is 36 or more.
-    - value: "dark palette"/"low-key" when mean L* is above 62 and under 15% of pixels are
-      below 25; "light palette"/"high-key" when mean L* is below 38 and under 10% are above 75;
-      "strong contrast"/"chiaroscuro" when contrast is under 25; "low contrast" when it is
-      above 75.
-    - temperature: a warm palette/tones claim (global) when the balance is −0.4 or lower; a
-      cool one when it is +0.4 or higher; sentences naming both warm and cool are skipped.
+    - colour: a family said to rule the canvas ("dominated by blues", "blues dominate", "a
+      palette of reds", "the palette is fiery red throughout", "a red palette", "predominantly
+      green" with a global subject) when it is neither a substantial share nor among the largest
+      families: its *tinted* coverage (the loose rule down to C* 4, so greyed "slate blues"
+      count) is under 10% of the canvas and under a quarter of the largest family's; a hue said
+      to be absent ("no red", "devoid of yellow") whose core coverage is 0.3% or more (5% for
+      black, white and grey), or that has a vivid accent; "greyscale"/"colourless" when vivid
+      chroma is 36 or more.
+    - value: "dark overall"/"low-key"/"shadows dominate" on a high-key picture (mean L* above
+      60) whose median L* is above 60 and under a quarter of which is darker than L* 40; "light
+      overall"/"high-key"/"a pale palette" on a low-key picture whose median is below 40 and
+      under a quarter of which is lighter than L* 60; "strong contrast"/"chiaroscuro" when
+      contrast is under 25; "low contrast" when it is above 75.
+    - temperature: a warm palette/tones claim (global), or a warm word attached to hues that
+      rule the canvas ("warm reds and oranges dominate", unless the sentence names a part of
+      the picture such as the sky), when the balance is −0.4 or lower; a cool one when it is
+      +0.4 or higher; sentences naming both warm and cool are skipped.
     - symmetry: "symmetrical" when symmetry is −0.1 or lower; "asymmetrical" when it is
       0.85 or higher.
 """

@@ -16,18 +16,34 @@ from dataclasses import asdict, dataclass
 
 from critic.facts.measure import Facts
 
-# A hue said to dominate is flagged when its loose coverage is below this share of the canvas.
-FLAG_DOMINANT_BELOW = 0.02
-# A hue said to be absent is flagged when its core coverage is at least this share.
-FLAG_ABSENT_ABOVE = 0.15
+# A hue said to dominate ("dominated by blues", "a palette of reds", "the palette is red
+# throughout") is contradicted when it is neither among the largest families nor a substantial
+# share: its loose coverage (every shade that could be called so) is under FLAG_DOMINANT_BELOW
+# of the canvas *and* under FLAG_DOMINANT_OF_LARGEST of the largest family's loose coverage.
+# A red boat on 3% of a grey harbour, or a blue boat on 2% of a foggy river, fails both; the
+# brown half of a warm-over-cool picture (37%) or the blues of Hokusai's wave (23%) pass.
+# Tuned on the tuning set in tests/test_facts_check.py.
+FLAG_DOMINANT_BELOW = 0.10
+FLAG_DOMINANT_OF_LARGEST = 0.25
+# A hue said to be absent ("no yellow", "devoid of blue") is contradicted by a patch of it that
+# no viewer would call anything else: core coverage (the strict rule) of at least
+# FLAG_ABSENT_HUE_ABOVE — 0.3% of the canvas is a small boat in a seascape, about 230 pixels
+# at the 320-pixel working size, far more than a photograph's stray pixels reach — or by a
+# vivid accent of it (`critic.facts.measure.ACCENT_*`). Black, white and grey have no vivid
+# form, so they need FLAG_ABSENT_NEUTRAL_ABOVE of the canvas.
+FLAG_ABSENT_HUE_ABOVE = 0.003
+FLAG_ABSENT_NEUTRAL_ABOVE = 0.05
 # "Greyscale"/"colourless" is flagged when the most vivid tenth of the canvas reaches this C*.
 FLAG_COLOURLESS_VIVID = 36.0
-# "Dark overall" is flagged above this mean L* (and "light overall" below the other), provided
-# few pixels sit on the claimed side.
-FLAG_DARK_MEAN_ABOVE = 62.0
-FLAG_DARK_SHARE_BELOW = 0.15
-FLAG_LIGHT_MEAN_BELOW = 38.0
-FLAG_LIGHT_SHARE_BELOW = 0.10
+# "Dark overall" / "low-key" is flagged when the picture is high-key (mean L* above 60, see
+# `critic.facts.measure.HIGH_KEY_ABOVE`) and its value distribution sits clearly on the light
+# side: median L* above FLAG_DARK_MEDIAN_ABOVE with less than FLAG_OTHER_SIDE_BELOW of the canvas
+# darker than L* 40. "Light overall" / "high-key" mirrors it: low-key, median below 40, under a quarter
+# of the canvas lighter than L* 60. A dark room with one lit face (9% light) is still dark; a
+# picture half dark and half light is neither, and is never flagged either way.
+FLAG_DARK_MEDIAN_ABOVE = 60.0
+FLAG_LIGHT_MEDIAN_BELOW = 40.0
+FLAG_OTHER_SIDE_BELOW = 0.25
 # Value contrast (5th–95th percentile range of L*).
 FLAG_HIGH_CONTRAST_BELOW = 25.0
 FLAG_LOW_CONTRAST_ABOVE = 75.0
@@ -118,14 +134,24 @@ def _negated(sentence: str, at: int, window: int = 40) -> bool:
     return bool(_NEGATION.search(before))
 
 
-def _hue_phrase(words: str, limit: int = 8) -> list[str]:
-    """Families named in the noun phrase at the start of `words`, up to a stop word."""
+def _hue_phrase(words: str, limit: int = 8, skip: int = 12) -> list[str]:
+    """Families named in the noun phrase at the start of `words`, up to a stop word.
+
+    Up to `skip` leading words that are not hues may pass ("dominated by *swirling* blues");
+    after a verb ("the palette is *fiery* red") fewer are allowed, so a later noun phrase is
+    not read as the palette's colour.
+    """
     families: list[str] = []
     for token in re.findall(r"[a-z']+|[,;:.()]", words)[: limit + 4]:
         if token in _STOP_WORDS or token in (";", ":", ".", "("):
             break
-        if token in HUE_WORDS and HUE_WORDS[token] not in families:
-            families.append(HUE_WORDS[token])
+        if token in HUE_WORDS:
+            if HUE_WORDS[token] not in families:
+                families.append(HUE_WORDS[token])
+        elif not families and token not in (",", "and", "of", "in", "the", "a", "an"):
+            if skip <= 0:
+                break
+            skip -= 1
         if len(families) >= 4:
             break
     return families
@@ -135,32 +161,63 @@ def _plural(family: str) -> str:
     return {"black": "black", "white": "white", "grey": "grey"}.get(family, family + "s")
 
 
-def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
-    claims: list[tuple[str, str]] = []
-    dominant: list[tuple[str, str]] = []  # (family, claim text)
+def _dominance_claims(sentence: str) -> list[tuple[str, str]]:
+    """(family, claim text) for each hue said to rule the canvas."""
+    found: list[tuple[str, str]] = []
     for match in re.finditer(r"\bdominated by\b|\b(palette|colour scheme) (of|in)\b", sentence):
         if _negated(sentence, match.start()):
             continue
-        for family in _hue_phrase(sentence[match.end() :]):
-            dominant.append((family, match.group(0) + " " + family))
-    for match in re.finditer(r"\b([a-z]+)(?: and ([a-z]+))? (?:tones |hues |colours |shades )?(dominates?|prevails?|predominates?)\b", sentence):
-        for word in (match.group(1), match.group(2)):
+        rest = sentence[match.end() :]
+        for family in _hue_phrase(rest):
+            found.append((family, match.group(0) + " " + family))
+    for match in re.finditer(
+        r"\b([a-z]+)(?: and ([a-z]+))? (?:tones |hues |colours |shades )?(dominates?|prevails?|predominates?)\b",
+        sentence,
+    ):
+        for group in (1, 2):
+            word = match.group(group)
             if word in HUE_WORDS and not _negated(sentence, match.start()):
-                dominant.append((HUE_WORDS[word], match.group(0)))
+                found.append((HUE_WORDS[word], match.group(0)))
     if _GLOBAL.search(sentence):
         for match in re.finditer(r"\b(predominantly|primarily|mainly|mostly|largely|overwhelmingly) ([a-z]+)", sentence):
             if match.group(2) in HUE_WORDS and not _negated(sentence, match.start()):
-                dominant.append((HUE_WORDS[match.group(2)], match.group(0)))
-    seen = set()
-    for family, claim in dominant:
-        coverage = facts.colour.coverage(family)
-        if family in seen or coverage.loose >= FLAG_DOMINANT_BELOW:
+                found.append((HUE_WORDS[match.group(2)], match.group(0)))
+    # "The palette is fiery red throughout", "the colour scheme remains blue and green".
+    for match in re.finditer(
+        r"\b(palette|colour scheme|colouring)\b(?: [a-z]+){0,2}? (is|are|remains?|stays?|consists of|runs to)\b",
+        sentence,
+    ):
+        if _negated(sentence, match.start()) or _negated(sentence, match.end() + 12):
+            continue
+        for family in _hue_phrase(sentence[match.end() :], skip=3):
+            found.append((family, match.group(0) + " " + family))
+    # "a red palette", "an all-blue colour scheme", "reds throughout".
+    for match in re.finditer(
+        r"\b([a-z]+)(?: and ([a-z]+))? (palette|colour scheme)\b|\b([a-z]+)(?: and ([a-z]+))? throughout\b",
+        sentence,
+    ):
+        for group in (1, 2, 4, 5):
+            word = match.group(group)
+            if word in HUE_WORDS and not _negated(sentence, match.start()):
+                found.append((HUE_WORDS[word], match.group(0)))
+    return found
+
+
+def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
+    claims: list[tuple[str, str]] = []
+    coverage = {f.family: f for f in facts.colour.families}
+    largest = max(f.tinted for f in facts.colour.families)
+    seen: set[str] = set()
+    for family, claim in _dominance_claims(sentence):
+        tinted = coverage[family].tinted
+        if family in seen:
             continue
         seen.add(family)
-        claims.append(
-            (claim, f"{_plural(family)} cover only {coverage.loose:.1%} of the canvas, counting every shade "
-             "that could be called so")
-        )
+        if tinted < FLAG_DOMINANT_BELOW and tinted < FLAG_DOMINANT_OF_LARGEST * largest:
+            claims.append(
+                (claim, f"{_plural(family)} cover only {tinted:.1%} of the canvas, counting every shade "
+                 f"that could be called so, greyed ones too, against {largest:.0%} for the largest colour family")
+            )
     for match in re.finditer(
         r"\b(no|without|absence of|absent|devoid of|lacks|lacking|lack of|free of|free from)"
         r"(?: any| a| trace of| hint of| sign of)? ([a-z]+)\b",
@@ -170,11 +227,12 @@ def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
         if word not in HUE_WORDS or _HEDGE.search(sentence[: match.start()]):
             continue
         family = HUE_WORDS[word]
-        coverage = facts.colour.coverage(family)
+        core = coverage[family].core
+        neutral = family in ("black", "white", "grey")
         accent = next((a for a in facts.accents if a.family == family), None)
-        if coverage.core >= FLAG_ABSENT_ABOVE:
+        if core >= (FLAG_ABSENT_NEUTRAL_ABOVE if neutral else FLAG_ABSENT_HUE_ABOVE):
             claims.append(
-                (match.group(0), f"clear {_plural(family)} cover {coverage.core:.0%} of the canvas")
+                (match.group(0), f"unmistakable {_plural(family)} cover {core:.1%} of the canvas")
             )
         elif accent is not None:  # a vivid accent is clearly there, however small its share
             claims.append(
@@ -192,31 +250,39 @@ def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     return claims
 
 
+_DARK_OVERALL = re.compile(
+    r"\blow key\b|\blow in key\b|\bdark (palette|tonality)\b|\b(predominantly|overwhelmingly|mostly|largely) "
+    r"dark\b|\bdominated by (dark|deep shadow|shadow|darkness)|\bdark (tones|values) (dominate|prevail)|"
+    r"\b(deep )?shadows? (dominates?|prevails?)\b|\bdark overall\b|\boverall,? (dark|sombre)\b|"
+    r"\b(painting|picture|image|canvas|scene|work) is dark\b"
+)
+_LIGHT_OVERALL = re.compile(
+    r"\bhigh key\b|\bhigh in key\b|\b(light|pale|airy|luminous)(, [a-z]+)? (palette|tonality)\b|"
+    r"\b(predominantly|overwhelmingly|mostly|largely) (light|pale)\b|\bdominated by (light|pale) "
+    r"(tones|values|colours)|\b(light|pale) (tones|values) (dominate|prevail)|\bpalette of (light|pale) "
+    r"(tones|values)\b|\b(light|pale|bright) overall\b|\boverall,? (light|pale)\b|"
+    r"\b(painting|picture|image|canvas|scene|work) is (light|pale)\b"
+)
+
+
 def _value_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     value = facts.value
     claims: list[tuple[str, str]] = []
-    dark = re.search(
-        r"\blow key\b|\bdark (palette|tonality)\b|\b(predominantly|overwhelmingly|mostly|largely) dark\b|"
-        r"\bdominated by (dark|deep shadow|shadow|darkness)|\bdark (tones|values) (dominate|prevail)",
-        sentence,
-    )
+    # Shares of the canvas darker than L* 40 and lighter than L* 60, from the ten-band histogram.
+    below_40, above_60 = sum(value.histogram[:4]), sum(value.histogram[6:])
+    dark = _DARK_OVERALL.search(sentence)
     if dark and not _negated(sentence, dark.start()):
-        if value.mean > FLAG_DARK_MEAN_ABOVE and value.dark_share < FLAG_DARK_SHARE_BELOW:
+        if value.key == "high" and value.median > FLAG_DARK_MEDIAN_ABOVE and below_40 < FLAG_OTHER_SIDE_BELOW:
             claims.append(
-                (dark.group(0), f"mean lightness is {value.mean:.0f} of 100 and only {value.dark_share:.0%} "
-                 "of the canvas is darker than 25")
+                (dark.group(0), f"half the canvas is lighter than {value.median:.0f} of 100 and only "
+                 f"{below_40:.0%} of it is darker than 40")
             )
-    light = re.search(
-        r"\bhigh key\b|\b(light|pale) (palette|tonality)\b|\b(predominantly|overwhelmingly|mostly|largely) "
-        r"(light|pale)\b|\bdominated by (light|pale) (tones|values|colours)|\b(light|pale) (tones|values) "
-        r"(dominate|prevail)",
-        sentence,
-    )
+    light = _LIGHT_OVERALL.search(sentence)
     if light and not _negated(sentence, light.start()):
-        if value.mean < FLAG_LIGHT_MEAN_BELOW and value.light_share < FLAG_LIGHT_SHARE_BELOW:
+        if value.key == "low" and value.median < FLAG_LIGHT_MEDIAN_BELOW and above_60 < FLAG_OTHER_SIDE_BELOW:
             claims.append(
-                (light.group(0), f"mean lightness is {value.mean:.0f} of 100 and only {value.light_share:.0%} "
-                 "of the canvas is lighter than 75")
+                (light.group(0), f"half the canvas is darker than {value.median:.0f} of 100 and only "
+                 f"{above_60:.0%} of it is lighter than 60")
             )
     about_value = bool(_VALUE_TALK.search(sentence))
     about_colour = bool(_COLOUR_TALK.search(sentence))
@@ -244,6 +310,14 @@ def _value_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     return claims
 
 
+_HUE_ALTERNATION = "|".join(sorted(HUE_WORDS, key=len, reverse=True))
+_PART = re.compile(
+    r"\b(the|its|a|an|one) (sky|skies|sea|water|river|field|fields|foreground|background|distance|horizon|"
+    r"figure|figures|face|faces|dress|robe|hat|hair|clothing|garment|flowers?|trees?|building|house|"
+    r"upper|lower|left|right|top|bottom|corner|corners|edges?|centre|middle|detail|details)\b"
+)
+
+
 def _temperature_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
     has_warm = re.search(r"\bwarm", sentence)
     has_cool = re.search(r"\b(cool|cold)", sentence)
@@ -258,6 +332,11 @@ def _temperature_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
         rf"{'warm' if has_warm else '(?:cool|cold)'}\b|\bdominated by (?:[a-z]+ )?{'warm' if has_warm else '(?:cool|cold)'}"
     )
     match = re.search(pattern, sentence)
+    if not match:
+        # A temperature word attached to hues that rule the canvas: "cool blues and greens
+        # dominate". Read only when nothing in the sentence narrows it to a part of the picture.
+        hue = re.search(rf"\b{'warm' if has_warm else '(?:cool|cold)'}(?:er)? (?:[a-z]+ )?({_HUE_ALTERNATION})\b", sentence)
+        match = hue if hue and not _PART.search(sentence) else None
     if not match or _negated(sentence, match.start()):
         return []
     balance = facts.colour.temperature_balance

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from critic.facts.colour_names import COLOUR_NAMES, FAMILIES, FAMILY_RULES, name_indices_rgb
+from critic.facts.colour_names import COLOUR_NAMES, FAMILIES, FAMILY_RULES, FamilyRule, name_indices_rgb
 from critic.facts.colour_space import chroma_hue, srgb_to_lab
 
 WORK_SIDE = 320
@@ -148,11 +148,18 @@ class Value:
 
 @dataclass(frozen=True)
 class FamilyCoverage:
-    """How much of the canvas one colour family covers under its loose and core rules."""
+    """How much of the canvas one colour family covers under its loose and core rules.
+
+    `tinted` widens the loose rule down to the chroma at which a pixel has a hue at all
+    (`MIN_CHROMA_FOR_HUE`): the slate blue of an overcast sea or the green-grey of storm waves,
+    too grey for the loose rule, but what a writer means by "slate blues" or "grey-greens".
+    Black, white and grey have no hue; their `tinted` is their `loose`.
+    """
 
     family: str
     loose: float
     core: float
+    tinted: float
 
 
 @dataclass(frozen=True)
@@ -408,13 +415,12 @@ def _colour(rgb: np.ndarray, lab: np.ndarray) -> ColourFacts:
     families = []
     for family in FAMILIES:
         loose, core = FAMILY_RULES[family]
-        families.append(
-            FamilyCoverage(
-                family,
-                _r(loose.mask(lightness, chroma, hue).mean()),
-                _r(core.mask(lightness, chroma, hue).mean()),
-            )
-        )
+        loose_share = _r(loose.mask(lightness, chroma, hue).mean())
+        tinted = loose_share
+        if loose.hue is not None:
+            tint = FamilyRule(loose.hue, (MIN_CHROMA_FOR_HUE, loose.chroma[1]), loose.lightness)
+            tinted = _r(tint.mask(lightness, chroma, hue).mean())
+        families.append(FamilyCoverage(family, loose_share, _r(core.mask(lightness, chroma, hue).mean()), tinted))
     return ColourFacts(
         temperature_balance=_r(balance),
         temperature=temperature,
