@@ -85,14 +85,14 @@ def test_an_even_ramp_is_not_two_sided():
     assert not value.two_sided
 
 
-def test_red_field_is_warm_saturated_and_red():
+def test_red_field_is_warm_colourful_and_red():
     facts = measure(field((200, 30, 25)))
     assert facts.palette.swatches[0].family == "red"
     assert facts.palette.swatches[0].share == 1.0
     assert facts.palette.families[0].family == "red"
     assert facts.colour.temperature == "warm"
     assert facts.colour.temperature_balance > 0.9
-    assert facts.colour.saturation == "highly saturated"
+    assert facts.colour.colourfulness_label == "averagely colourful"  # one flat colour: M is 0.3 × its mean only
     assert facts.colour.coverage("red").core == 1.0
     assert facts.colour.coverage("blue").loose == 0.0
 
@@ -103,7 +103,7 @@ def test_blue_field_is_cool_and_grey_field_is_neutral():
     assert blue.colour.temperature == "cool"
     grey = measure(field((128, 128, 128)))
     assert grey.colour.temperature == "neutral"
-    assert grey.colour.saturation == "muted"
+    assert grey.colour.colourfulness == 0 and grey.colour.colourfulness_label == "not colourful"
     assert grey.value.key == "middle" and grey.value.contrast == 0
     assert grey.composition.lines.dominant == "none"
     assert grey.composition.focal_area == "spread across the canvas"
@@ -208,9 +208,9 @@ def test_the_great_wave_is_light_in_key_with_blue_and_beige(tmp_path):
     assert any(s.family == "blue" for s in facts.palette.swatches)
 
 
-def test_woman_with_a_hat_is_highly_saturated(tmp_path):
+def test_woman_with_a_hat_is_averagely_colourful(tmp_path):
     facts = measure(painting("woman_with_a_hat_matisse_1905.jpg", tmp_path))
-    assert facts.colour.saturation == "highly saturated"
+    assert facts.colour.colourfulness_label == "averagely colourful"
 
 
 def _reencoded(image: Image.Image, quality: int, scale: float = 1.0) -> Image.Image:
@@ -242,7 +242,7 @@ def test_colour_names_survive_jpeg_and_resizing(name, tmp_path):
 def test_paragraph_and_summary_are_made_of_the_measurements():
     facts = measure(field((200, 30, 25)))
     paragraph = facts_paragraph(facts)
-    assert "reads warm" in paragraph and "highly saturated" in paragraph
+    assert "reads warm" in paragraph and "averagely colourful" in paragraph
     assert f"{facts.value.mean:.0f} of 100" in paragraph
     assert "Reds cover 100% of the canvas" in paragraph
     summary = grounding_summary(facts)
@@ -372,7 +372,7 @@ def test_accents_report_the_vivid_hues_the_dominant_colours_average_away(tmp_pat
     assert "Vivid accents stand out from them" in facts_paragraph(facts)
     assert "Vivid accents:" in grounding_summary(facts) and facts.to_dict()["accents"][0]["family"] in accents
     flagged = check_analysis("There is no orange anywhere in this muted picture.", facts)
-    assert flagged and "accents cover" in flagged[0].measurement
+    assert flagged and flagged[0].claim == "no orange" and "1.1%" in flagged[0].measurement
     assert not check_analysis("Small orange and green accents enliven the grey field.", facts)
     plain = measure(Image.new("RGB", (200, 200), (120, 130, 150)))
     assert plain.accents == () and not check_analysis("There is no orange anywhere.", plain)

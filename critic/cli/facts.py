@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure a painting's palette, value, colour temperature and composition",
         description=(
             "Measure what is on the canvas with Pillow and numpy: dominant colours with names, "
-            "lightness key and contrast, warm/cool balance and saturation, where the visual weight "
+            "lightness key and contrast, warm/cool balance and colourfulness, where the visual weight "
             "and the detail sit, line directions and left-right symmetry. No model is used."
         ),
     )

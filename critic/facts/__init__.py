@@ -46,9 +46,12 @@ Temperature and chroma
     the chroma-weighted mean warmth of pixels with C* ≥ 4 (greys have no temperature). Warm
     at ≥ +0.25, cool at ≤ −0.25, else balanced; neutral when the mean C* is below 6.
     *warm_share* / *cool_share*: chroma weight on hues warmer than +0.2 / cooler than −0.2.
-    *Saturation*: *vivid_chroma*, the C* reached by the most vivid tenth of the canvas (90th
-    percentile): muted below 18, moderate 18–28, saturated 28–36, highly saturated ≥ 36.
-    *mean_chroma* and Hasler and Süsstrunk's (2003) *colourfulness* M are reported beside it.
+    *Colourfulness*: Hasler and Süsstrunk's (2003) M, from the sRGB opponent channels
+    rg = R − G and yb = (R + G)/2 − B: the root of their variances' sum plus 0.3 times the
+    root of their squared means' sum. Its *colourfulness_label* is the paper's category: not
+    colourful below 15, slightly below 33, moderately below 45, averagely below 59, quite
+    below 82, highly from 82. *mean_chroma* (mean C*) is reported beside it, and
+    *vivid_chroma*, the C* reached by the most vivid tenth of the canvas (90th percentile).
     *families* (coverage): for each basic colour family, the share of pixels its *loose*
     rule accepts (generous: every shade someone might call so) and its *core* rule accepts
     (strict: unmistakably that colour); the rules, in L*, C* and h, are `FAMILY_RULES`.

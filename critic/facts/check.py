@@ -245,7 +245,7 @@ def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
         if facts.colour.vivid_chroma >= FLAG_COLOURLESS_VIVID:
             claims.append(
                 (match.group(0), f"the most vivid tenth of the canvas reaches chroma {facts.colour.vivid_chroma:.0f} "
-                 f"({facts.colour.saturation})")
+                 f"({facts.colour.colourfulness_label}, colourfulness {facts.colour.colourfulness:.0f})")
             )
     return claims
 

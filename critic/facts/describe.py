@@ -62,6 +62,26 @@ def accent_phrases(facts: Facts) -> list[str]:
     return [f"{a.name} ({_pct(a.share)})" for a in facts.accents]
 
 
+def temperature_sentence(facts: Facts) -> str:
+    """One sentence on the colour temperature, for each of its four words."""
+    balance = facts.colour.temperature_balance
+    return {
+        "warm": f"The colour reads warm (balance {balance:+.2f} on a −1 cool to +1 warm scale).",
+        "cool": f"The colour reads cool (balance {balance:+.2f} on a −1 cool to +1 warm scale).",
+        "balanced": f"Warm and cool colours are in balance (balance {balance:+.2f} on a −1 cool to +1 warm scale).",
+        "neutral": "The colour is close to neutral grey, with no temperature to speak of.",
+    }[facts.colour.temperature]
+
+
+def colourfulness_sentence(facts: Facts) -> str:
+    """One sentence naming Hasler and Süsstrunk's colourfulness category, with M."""
+    colour = facts.colour
+    return (
+        f"On Hasler and Süsstrunk's scale the picture is {colour.colourfulness_label} "
+        f"(colourfulness {colour.colourfulness:.0f}; mean chroma {colour.mean_chroma:.0f})."
+    )
+
+
 def facts_paragraph(facts: Facts) -> str:
     """A short plain paragraph composed from the measurements."""
     value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
@@ -84,13 +104,8 @@ def facts_paragraph(facts: Facts) -> str:
         sentences.append(f"{lead}; the largest named colours are {_list(named)}.")
     if facts.accents:
         sentences.append(f"Vivid accents stand out from them: {_list(accent_phrases(facts))}.")
-    temperature = {
-        "warm": f"The colour reads warm (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
-        "cool": f"The colour reads cool (balance {colour.temperature_balance:+.2f} on a −1 cool to +1 warm scale)",
-        "balanced": f"Warm and cool colours balance (balance {colour.temperature_balance:+.2f})",
-        "neutral": "The colour is close to neutral grey, with no temperature to speak of",
-    }[colour.temperature]
-    sentences.append(f"{temperature}, and is {colour.saturation}.")
+    sentences.append(temperature_sentence(facts))
+    sentences.append(colourfulness_sentence(facts))
     detail = (
         f"detail concentrates in the {comp.focal_area}"
         if comp.focal_area != "spread across the canvas"
@@ -112,7 +127,7 @@ def grounding_summary(facts: Facts) -> str:
         f"Palette: {swatches} ({families}).{accents}",
         f"Value: {value.key} key, mean lightness {value.mean:.0f}/100, {value.contrast_level} contrast"
         + (", darks and lights in two separate masses." if value.two_sided else "."),
-        f"Colour: {colour.temperature}, {colour.saturation}.",
+        f"Colour: {colour.temperature}, {colour.colourfulness_label}.",
         f"Composition: visual weight {comp.weight_position}, detail "
         + (comp.focal_area if comp.focal_area.startswith("spread") else f"in the {comp.focal_area}")
         + f", {lines} line direction, {comp.symmetry_level} left to right.",

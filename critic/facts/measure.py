@@ -24,7 +24,13 @@ MIN_SWATCH_SHARE = 0.04  # automatic k: every named colour covering at least thi
 AUTO_MAX_K = 8  # ...up to this many
 MAX_K = 12
 
-# Value (L*, 0–100)
+# Value (L*, 0–100). No published scale names a painting's key or its value contrast, so these
+# are set by reasoning and checked on the sample paintings. Key: ten points either side of
+# middle grey (CIE L* 50 is 18% reflectance, the photographer's zone V), so a picture is
+# low- or high-key only when its mean sits well off the middle; Munch's Scream (38) and
+# Hokusai's wave (64) are the sample paintings nearest the lines. Contrast, the span of
+# the middle 90% of pixels: a third of the scale or less reads low, two thirds or more high
+# (a black-and-white print spans ~90, a misty grey painting ~25).
 LOW_KEY_BELOW = 40.0
 HIGH_KEY_ABOVE = 60.0
 LOW_CONTRAST_BELOW = 35.0  # 5th–95th percentile range of L*
@@ -37,7 +43,13 @@ TWO_SIDED_MIN_GAP = 40.0
 HISTOGRAM_BINS = 10
 
 # Temperature: hue angle (degrees) -> warmth, linear between anchors (Itten's warm half:
-# yellow through red to red-violet; cool half: yellow-green through blue to violet).
+# yellow through red to red-violet; cool half: yellow-green through blue to violet). Itten's
+# division is published; the anchors' values and the ±0.25 words are not, and were set on the
+# sample paintings (the Scream +0.78 warm, Starry Night −0.61 cool, the wave and the hat near
+# 0). Ou, Luo, Woodcock and Wright's warm–cool index (Color Res. Appl. 29, 2004) is the
+# published perceptual model, but it is fitted to single colour patches and rates every
+# neutral grey −0.5, "cool": a grey canvas would read cool, where it should have no
+# temperature, so it is not used.
 TEMPERATURE_ANCHORS: tuple[tuple[float, float], ...] = (
     (0.0, 0.6), (25.0, 1.0), (75.0, 1.0), (100.0, 0.6), (115.0, 0.0), (140.0, -0.6),
     (180.0, -1.0), (290.0, -1.0), (315.0, -0.5), (335.0, 0.2), (360.0, 0.6),
@@ -57,11 +69,20 @@ ACCENT_MIN_SHARE = 0.005
 ACCENT_MAX = 6
 NEUTRAL_FAMILIES = frozenset({"grey", "black", "white"})
 
-# Saturation: the chroma C* that the most vivid tenth of the canvas reaches (90th percentile)
-VIVID_PERCENTILE = 90.0
-MUTED_BELOW = 18.0
-SATURATED_ABOVE = 28.0
-HIGHLY_SATURATED_ABOVE = 36.0
+# Colourfulness: Hasler and Süsstrunk's M ("Measuring colourfulness in natural images", SPIE
+# Human Vision and Electronic Imaging VIII, 2003), computed on the sRGB values (0-255) of the
+# working copy, named on the paper's own category scale, which it fitted to observers'
+# ratings: the lower bound of each category. The paper's seventh anchor, "extremely
+# colourful" at 109, is folded into "highly colourful".
+COLOURFULNESS_SCALE: tuple[tuple[float, str], ...] = (
+    (0.0, "not colourful"),
+    (15.0, "slightly colourful"),
+    (33.0, "moderately colourful"),
+    (45.0, "averagely colourful"),
+    (59.0, "quite colourful"),
+    (82.0, "highly colourful"),
+)
+VIVID_PERCENTILE = 90.0  # vivid_chroma: the C* the most vivid tenth of the canvas reaches
 
 # Composition
 EDGE_THRESHOLD = 4.0  # L* per pixel (Sobel / 8) at the working size
@@ -173,7 +194,7 @@ class ColourFacts:
     mean_chroma: float
     vivid_chroma: float  # 90th percentile of C*
     colourfulness: float  # Hasler and Süsstrunk (2003) M
-    saturation: str  # "muted" | "moderate" | "saturated" | "highly saturated"
+    colourfulness_label: str  # their category for M, e.g. "quite colourful" (COLOURFULNESS_SCALE)
     families: tuple[FamilyCoverage, ...]
 
     def coverage(self, family: str) -> FamilyCoverage:
@@ -379,6 +400,11 @@ def warmth(hue: np.ndarray) -> np.ndarray:
     return np.interp(hue, xs, ys)
 
 
+def colourfulness_label(m: float) -> str:
+    """Hasler and Süsstrunk's category for a colourfulness M."""
+    return next(label for bound, label in reversed(COLOURFULNESS_SCALE) if m >= bound)
+
+
 def _colour(rgb: np.ndarray, lab: np.ndarray) -> ColourFacts:
     lightness = lab[..., 0].ravel()
     chroma, hue = chroma_hue(lab)
@@ -403,14 +429,6 @@ def _colour(rgb: np.ndarray, lab: np.ndarray) -> ColourFacts:
     colourfulness = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
     vivid = float(np.percentile(chroma, VIVID_PERCENTILE))
-    if vivid < MUTED_BELOW:
-        saturation = "muted"
-    elif vivid >= HIGHLY_SATURATED_ABOVE:
-        saturation = "highly saturated"
-    elif vivid >= SATURATED_ABOVE:
-        saturation = "saturated"
-    else:
-        saturation = "moderate"
 
     families = []
     for family in FAMILIES:
@@ -429,7 +447,7 @@ def _colour(rgb: np.ndarray, lab: np.ndarray) -> ColourFacts:
         mean_chroma=_r(mean_chroma, 1),
         vivid_chroma=_r(vivid, 1),
         colourfulness=_r(colourfulness, 1),
-        saturation=saturation,
+        colourfulness_label=colourfulness_label(colourfulness),
         families=tuple(families),
     )
 

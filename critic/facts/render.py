@@ -84,8 +84,8 @@ def _measures_table(facts: Facts) -> Table:
     table.add_row("", value_bar(facts))
     table.add_row(
         "colour",
-        f"{colour.temperature} (balance {colour.temperature_balance:+.2f}) · {colour.saturation} "
-        f"(C* p90 {colour.vivid_chroma:.0f})",
+        f"{colour.temperature} (balance {colour.temperature_balance:+.2f}) · {colour.colourfulness_label} "
+        f"(M {colour.colourfulness:.0f}) · mean C* {colour.mean_chroma:.0f}",
     )
     lines = comp.lines
     table.add_row(
