@@ -117,6 +117,16 @@ def render_facts(facts: Facts, title: str | None = None) -> RenderableType:
     return Panel(body, title=title or MEASURED_LABEL, title_align="left", subtitle=MEASURED_LABEL if title else None)
 
 
+def render_flag_notes(flags: list[Flag]) -> RenderableType:
+    """Each contradicted sentence beside the measurement that contradicts it."""
+    notes = Text()
+    for flag in flags:
+        notes.append("• ", style="bold yellow")
+        notes.append(f"“{flag.sentence}”", style="yellow")
+        notes.append(f"\n  {flag.kind}: “{flag.claim}” — measured: {flag.measurement}\n")
+    return Group(Text(""), Text("Contradicted by the measurements:", style="bold"), notes)
+
+
 def render_flags(text: str, flags: list[Flag]) -> RenderableType:
     """The analysis with each contradicted sentence marked, and the measurements after it."""
     if not flags:
