@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from critic.analysis import AnalysisRecord, finish, new_record
 from critic.engine.base import Settings
@@ -41,6 +41,10 @@ class AnalyzeJob:
     threads: int | None
     ctx: int | None
     cache: bool = True
+    parallel: int = 1
+    """Requests in flight (with --server only); records then come in the order they finish."""
+    _whole = False
+    """Several paintings in flight: each answer is printed whole as it arrives, not streamed."""
 
     @classmethod
     def from_args(cls, args) -> "AnalyzeJob":
@@ -54,8 +58,11 @@ class AnalyzeJob:
             raise UsageError("no images found in " + ", ".join(args.images))
         out = Path(args.out) if args.out else None
         fmt = args.format or (_FORMAT_BY_SUFFIX.get(out.suffix.lower(), "json") if out else "text")
+        from critic.parallel import check_parallel
+
         job = cls(paths, questions, Settings(args.max_tokens, args.temperature, seed=args.seed), fmt, out,
-                  args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache)
+                  args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache,
+                  check_parallel(getattr(args, "parallel", None), args.server))
         job.check_out()
         return job
 
@@ -105,7 +112,11 @@ class AnalyzeJob:
         """Rebuild the Markdown or text document of an --out run from its records (atomically)."""
         from critic.store import write_atomic
 
-        done = [r for r in records if r.get("status") == "ok"]
+        order = {(str(path), question): n for n, (path, question) in
+                 enumerate((p, q) for p in self.paths for q in self.questions)}
+        # earlier runs' analyses first, as they were; this run's in input order, however they finished
+        done = sorted((r for r in records if r.get("status") == "ok"),
+                      key=lambda r: order.get((r["image"]["path"], r["question"]), -1))
         if self.fmt == "markdown":
             text = "\n".join(self._markdown(r) for r in done)
         else:
@@ -192,25 +203,50 @@ class AnalyzeJob:
         failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
         task = progress.add_task("analysing", total=len(self.paths)) if progress else None
+        from critic.parallel import InFlight
+
+        def work(path: Path):
+            yield from self._one(engine, path, done)
+            yield _PAINTING_DONE
+
+        def keep(value) -> None:
+            nonlocal total, skipped, failed
+            if value is _PAINTING_DONE:
+                if progress:
+                    progress.advance(task)
+                return
+            record, show = value
+            total += 1
+            if record is None:
+                skipped += 1
+                return
+            if record.status != "ok":
+                failed += 1
+            if show:
+                show()
+            data = record.to_dict()
+            if log and (record.status == "ok" or _error_key(data) not in known_errors):
+                log.append(data)
+                records.append(data)
+                if self.fmt != "json":
+                    self._write_document(records)
+
+        # several paintings in flight only against a server; one painting streams as before
+        pool = InFlight(work, self.paths, self.parallel)
+        self._whole = pool.parallel > 1
         try:
             if progress:
                 progress.start()
-            for path in self.paths:
-                for record in self._one(engine, path, done):
-                    total += 1
-                    if record is None:
-                        skipped += 1
-                        continue
-                    if record.status != "ok":
-                        failed += 1
-                    data = record.to_dict()
-                    if log and (record.status == "ok" or _error_key(data) not in known_errors):
-                        log.append(data)
-                        records.append(data)
-                        if self.fmt != "json":
-                            self._write_document(records)
-                if progress:
-                    progress.advance(task)
+            try:
+                for finished in pool:
+                    if finished.error is not None:
+                        raise finished.error
+                    keep(finished.value)
+            except BaseException:
+                for finished in pool.stop():  # what finished before the stop is kept
+                    if finished.error is None:
+                        keep(finished.value)
+                raise
         except KeyboardInterrupt:
             if log:
                 saved = sum(1 for r in records if r.get("status") == "ok")
@@ -234,8 +270,9 @@ class AnalyzeJob:
         return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(stderr=True))
 
-    def _one(self, engine, path: Path, done: set) -> Iterator[AnalysisRecord | None]:
-        """One record per question about the painting at `path` (None for one already done).
+    def _one(self, engine, path: Path, done: set) -> Iterator[tuple[AnalysisRecord | None, Callable | None]]:
+        """One record per question about the painting at `path` (None for one already done), each
+        with what prints it when answers are printed whole (None when it is printed already).
 
         The painting is encoded once; each question is asked after that shared prefix and its
         turn rewound, so every answer is what a run with that question alone would give.
@@ -248,7 +285,7 @@ class AnalyzeJob:
             print(f"critic: error: {err}", file=sys.stderr)
             yield AnalysisRecord(key="", image={"path": str(path)}, question=self.questions[0], prompt="",
                                  settings=self.settings.to_dict(), status="error", error=str(err),
-                                 model=engine.info.to_dict())
+                                 model=engine.info.to_dict()), None
             return
         facts = measure(image.image)
         session = engine.open_session(image)
@@ -258,23 +295,20 @@ class AnalyzeJob:
         finally:
             session.close()
 
-    def _ask(self, engine, session, image, facts, question: str, done: set) -> AnalysisRecord | None:
+    def _ask(self, engine, session, image, facts, question: str,
+             done: set) -> tuple[AnalysisRecord | None, Callable | None]:
         from critic.facts.check import check_analysis
         from critic.facts.describe import grounding_summary
 
         ground = grounding_summary(facts) if self.ground else None
         record = new_record(image, question, engine.info, self.settings, ground)
         if record.key in done:
-            return None
+            return None, None
         record.facts = facts.to_dict()
         console = self._console()
         asked = f"{ground}\n{question}" if ground else question
-        if self.streaming:
-            from rich.rule import Rule
-
-            if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1:
-                title = f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()
-                console.print(Rule(title if len(self.questions) == 1 else f"{title} — {question}"))
+        if self.streaming and not self._whole:
+            self._title(console, engine, image, question)
             for piece in session.ask(asked, self.settings):
                 console.print(piece, end="", markup=False, highlight=False)
                 console.file.flush()
@@ -287,11 +321,34 @@ class AnalyzeJob:
         record.settings = {**record.settings, "seed": turn.seed}  # the one drawn when none was given
         flags = check_analysis(turn.answer, facts)
         record.flags = [_flag_dict(f) for f in flags]
-        if self.streaming:
-            if flags:
-                from critic.facts.render import render_flags
 
-                console.print(render_flags(turn.answer, flags))
+        def show() -> None:
+            self._show(console, engine, record, image, facts, flags, question)
+
+        if self._whole:
+            return record, show  # the main thread prints it as it arrives
+        show()
+        return record, None
+
+    def _title(self, console, engine, image, question: str) -> None:
+        """The rule above one streamed answer."""
+        from rich.rule import Rule
+
+        if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1:
+            title = f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()
+            console.print(Rule(title if len(self.questions) == 1 else f"{title} — {question}"))
+
+    def _show(self, console, engine, record: AnalysisRecord, image, facts, flags, question: str) -> None:
+        """Print one finished analysis as the format asks (the streamed text is printed already)."""
+        if self.streaming:
+            from critic.facts.render import render_flag_notes, render_flags
+
+            if self._whole:
+                self._title(console, engine, image, question)
+                console.print(render_flags(record.analysis, flags) if flags else record.analysis,
+                              markup=False, highlight=False)
+            elif flags:  # the answer is on screen already: the contradicted sentences and measurements
+                console.print(render_flag_notes(flags))
             if self.show_facts and question == self.questions[-1]:
                 self._print_facts(console, image, facts, measured_only=False)
         elif self.fmt == "json" and not self.out:
@@ -300,7 +357,6 @@ class AnalyzeJob:
             print(self._markdown(record.to_dict()))
             if self.show_facts and question == self.questions[-1]:
                 self._print_facts(console, image, facts, measured_only=False)
-        return record
 
     def _markdown(self, record: dict) -> str:
         """One analysis as Markdown, from its record."""
@@ -316,6 +372,10 @@ class AnalyzeJob:
             lines += ["", "## Claims the measurements contradict", ""]
             lines += [f"- “{f.get('sentence', '')}” — {f.get('measurement', '')}" for f in record["flags"]]
         return "\n".join(lines) + "\n"
+
+
+_PAINTING_DONE = object()
+"""Yielded after a painting's last record: the progress bar counts paintings."""
 
 
 def _error_key(record: dict) -> tuple:

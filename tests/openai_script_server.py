@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible chat server on loopback, for testing clients' fault paths.
 
-It speaks just enough of `POST /v1/chat/completions` for the openai client: a normal request
+It speaks just enough of `GET /v1/models` (one model, "scripted") and
+`POST /v1/chat/completions` for the openai client: a normal request
 is answered by `answer(body) -> str`; a script queues behaviours (429 with Retry-After, 500,
 a reply slower than the client's timeout, a body that is not JSON, a chosen text) consumed,
 in order, by the requests whose last user message contains a given substring, so that faults
@@ -125,6 +126,11 @@ class ScriptServer:
         with self._lock:
             self._rules.append(_Rule(match, list(behaviours)))
 
+    def clear(self) -> None:
+        """Drop the scripted behaviours not used yet."""
+        with self._lock:
+            self._rules.clear()
+
     def pending(self) -> int:
         """How many scripted behaviours have not been used yet."""
         with self._lock:
@@ -163,6 +169,13 @@ class ScriptServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout): nothing to do
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") != "/v1/models":
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                self._send(200, json.dumps({"object": "list", "data": [
+                    {"id": "scripted", "object": "model", "created": 0, "owned_by": "tests"}]}).encode())
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -36,6 +36,11 @@ def register(sub) -> None:
     parser.add_argument("--ground", action="store_true",
                         help="put a summary of the measured facts in the prompt (off by default)")
     add_generation_flags(parser)
+    parser.add_argument("--parallel", type=int, metavar="N",
+                        help="with --server: paintings in flight at once (default 4, at most 64); each answer is "
+                             "printed whole and recorded as it finishes, so --out JSON lines come in the order "
+                             "answers finished (every record has its key; a Markdown or text --out is kept in "
+                             "input order); 429, 5xx and timeouts are retried with backoff, honouring Retry-After")
     parser.set_defaults(run=run)
 
 

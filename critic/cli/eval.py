@@ -27,6 +27,10 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", metavar="NAME", help="installed model to run locally with llama.cpp")
     which.add_argument("--server", metavar="URL", help="OpenAI-compatible server to ask instead")
+    parser.add_argument("--parallel", type=int, metavar="N",
+                        help="with --server: requests in flight at once (default 4, at most 64); answers are "
+                             "appended as they finish, so the file is keyed by id rather than in input order; "
+                             "429, 5xx and timeouts are retried with backoff, honouring Retry-After")
 
 
 def _run_args(parser: argparse.ArgumentParser, max_tokens: int, limit_help: str) -> None:
@@ -146,6 +150,9 @@ def _check_run_args(args: argparse.Namespace) -> None:
         raise UsageError("--max-tokens must be at least 1")
     if args.temperature < 0:
         raise UsageError("--temperature cannot be negative")
+    from critic.parallel import check_parallel
+
+    args.parallel = check_parallel(args.parallel, args.server)
 
 
 def _print_summary(console: Any, summary: Any) -> None:
@@ -172,7 +179,8 @@ def run_generate(args: argparse.Namespace) -> int:
     answerer = make_answerer(args)
     console = _console(stderr=True)
     summary = generate(items, answerer, args.out, images, limit=args.limit, seed=args.seed,
-                       progress=not args.no_progress, question=args.question, console=console)
+                       progress=not args.no_progress, question=args.question, console=console,
+                       parallel=args.parallel)
     _print_summary(console, summary)
     console.print(f"next: critic eval score {args.out} --refs {args.data}")
     return 0
@@ -246,7 +254,8 @@ def run_vqa(args: argparse.Namespace) -> int:
     answerer = make_answerer(args)
     console = _console(stderr=True)
     summary = run_questions(items, answerer, args.out, args.images, dataset, limit=args.limit,
-                            seed=args.seed, progress=not args.no_progress, console=console)
+                            seed=args.seed, progress=not args.no_progress, console=console,
+                            parallel=args.parallel)
     _print_summary(console, summary)
     _score_and_show(args, _console())
     return 0
@@ -264,7 +273,8 @@ def run_classify(args: argparse.Namespace) -> int:
     answerer = make_answerer(args)
     console = _console(stderr=True)
     summary = run_styles(items, answerer, args.out, args.data, sample=args.sample or None, seed=args.seed,
-                         limit=args.limit, progress=not args.no_progress, console=console)
+                         limit=args.limit, progress=not args.no_progress, console=console,
+                         parallel=args.parallel)
     _print_summary(console, summary)
     _score_and_show(args, _console())
     return 0

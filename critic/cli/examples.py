@@ -7,7 +7,8 @@ import argparse
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "": ("critic analyze painting.jpg", "critic chat painting.jpg", "critic facts painting.jpg"),
     "analyze": ("critic analyze starry_night.jpg", "critic analyze starry_night.jpg --aspect composition --brief",
-                "critic analyze collection/ --aspect all --out handout.md"),
+                "critic analyze collection/ --aspect all --out handout.md",
+                "critic analyze collection/ --server http://gpu-box:8080 --parallel 8 --out results.jsonl"),
     "chat": ("critic chat starry_night.jpg", "critic chat --history", "critic chat --resume"),
     "facts": ("critic facts starry_night.jpg", "critic facts collection/ --format json > facts.jsonl",
               "critic facts starry_night.jpg --k 8"),
@@ -37,7 +38,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "eval": ("critic eval generate --data test.json --out outputs.jsonl",
              "critic eval score outputs.jsonl --refs test.json", "critic eval report outputs.scores.json"),
     "eval generate": ("critic eval generate --data test.json --out outputs.jsonl",
-                      "critic eval generate --data test.json --limit 100 --out sample.jsonl"),
+                      "critic eval generate --data test.json --limit 100 --out sample.jsonl",
+                      "critic eval generate --data test.json --server http://gpu-box:8000 --parallel 16 "
+                      "--out served.jsonl"),
     "eval score": ("critic eval score outputs.jsonl --refs test.json",
                    "critic eval score aqua.jsonl --json aqua.scores.json"),
     "eval vqa": ("critic eval vqa --data AQUA/test.json --images SemArt/Images --out aqua.jsonl",

@@ -30,6 +30,10 @@ from critic.prompt import SYSTEM
 
 API_KEY_ENV = "CRITIC_SERVER_API_KEY"
 
+RETRIES = 5
+"""Retries of a request that failed with 429, 5xx, a timeout or a dropped connection (the
+openai client's backoff: 0.5, 1, 2, 4, 8 s less jitter, or the server's Retry-After)."""
+
 
 def image_data_url(image: LoadedImage, max_side: int = 1024) -> str:
     """The painting padded to a square as LLaVA trained (so a server that resizes then pads
@@ -45,13 +49,16 @@ def image_data_url(image: LoadedImage, max_side: int = 1024) -> str:
 class ServerEngine:
     """A model behind an OpenAI-compatible endpoint."""
 
-    def __init__(self, url: str, model: str | None = None, timeout: float = 600.0) -> None:
+    def __init__(self, url: str, model: str | None = None, timeout: float = 600.0, retries: int = RETRIES) -> None:
         from openai import OpenAI
 
         self.url = url.rstrip("/")
         base = self.url if self.url.endswith("/v1") else self.url + "/v1"
+        # the openai client retries 408/409/429/5xx, timeouts and dropped connections with
+        # exponential backoff, waiting as long as a Retry-After (up to two minutes) asks;
+        # it is safe to share between threads, so --parallel sends through this one client
         self.client = OpenAI(base_url=base, api_key=os.environ.get(API_KEY_ENV, "none"), timeout=timeout,
-                             max_retries=2)
+                             max_retries=retries)
         started = time.perf_counter()
         self.model = model or self._first_model()
         self.load_seconds = time.perf_counter() - started
@@ -141,6 +148,12 @@ class ServerSession:
                         piece = piece.lstrip(" ")
                     pieces.append(piece)
                     yield piece
+            if not record.stopped:
+                # every OpenAI-compatible server ends an answer with a finish_reason; a stream that
+                # ends without one was cut off, and its text must not pass for a whole answer
+                raise ServerError(f"{self.engine.url}: the server cut the answer off (no finish reason); "
+                                  "llama_cpp.server does so when another request arrives, unless it runs with "
+                                  "--interrupt_requests False")
         except GeneratorExit:
             record.partial = True
             record.stopped = "cancelled"

@@ -3,8 +3,10 @@
 The model is reached through `Answerer`, the one thing this module needs from the engine.
 Each record carries the model, its settings, the timings and critic's version, so an
 output file explains itself. A rerun with the same model and settings skips the items
-already answered (a kill -9 loses at most the item in flight); a bad image becomes an
-error record and the run goes on; error records are retried on the next run.
+already answered (a kill -9 loses at most the items in flight); a bad image becomes an
+error record and the run goes on; error records are retried on the next run. Against a
+server, `parallel` requests are in flight at once (critic.parallel) and the records are
+appended in the order the answers finish: the file is keyed by `id`, not ordered.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import time
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Protocol, Sequence, TypeVar
 
 from critic import __version__
 from critic.errors import BadImage, ContextOverflow
 from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem, QAItem, StyleItem
 from critic.perspectives import DEFAULT_QUESTION
+from critic.parallel import InFlight
 from critic.store import JsonlLog, output_lock
 
 VQA_INSTRUCTION = "Answer the question using a single word or phrase."
@@ -177,14 +180,55 @@ def run_tasks(
     images_dir: Path,
     progress: bool = True,
     console: Any = None,
+    parallel: int = 1,
 ) -> RunSummary:
-    """Answer every task not yet done by this model and settings, appending one record each."""
+    """Answer every task not yet done by this model and settings, appending one record each.
+
+    With `parallel` > 1 (a server) that many requests are in flight and each record is
+    appended as its answer arrives, so the file is in the order answers finished; every
+    record carries its `id`, which is what resuming and scoring go by.
+    """
     with output_lock(out, f"critic eval {task}"):
-        return _run_tasks(task, tasks, answerer, out, images_dir, progress, console)
+        return _run_tasks(task, tasks, answerer, out, images_dir, progress, console, parallel)
+
+
+def _answer_one(item: Task, answerer: Answerer, task: str, images_dir: Path, key: str, model: dict[str, Any],
+                settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The record of one task (a generator, for `InFlight`); a per-item failure is an error record."""
+    path = Path(images_dir) / item.image
+    record: dict[str, Any] = {
+        "task": task,
+        "id": item.id,
+        "image": item.image,
+        "question": item.question,
+        **item.fields,
+        "run_key": key,
+        "model": model,
+        "settings": settings,
+        "critic_version": __version__,
+    }
+    began = time.perf_counter()
+    try:
+        if not path.is_file():
+            raise BadImage(f"{path}: no such file")
+        result = answerer.answer(path, item.question)
+    except PER_ITEM_ERRORS as err:
+        record.update(status="error", error=str(err), error_type=type(err).__name__)
+    else:
+        record.update(
+            status="ok",
+            text=result.text,
+            timings=as_dict(result.timings),
+            model={**model, **as_dict(result.model)},
+            settings={**settings, **as_dict(result.settings)},
+        )
+    record["wall_s"] = round(time.perf_counter() - began, 4)
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    yield record
 
 
 def _run_tasks(task: str, tasks: Sequence[Task], answerer: Answerer, out: Path, images_dir: Path, progress: bool,
-               console: Any) -> RunSummary:
+               console: Any, parallel: int = 1) -> RunSummary:
     log = JsonlLog(out)
     model, settings = describe(answerer)
     key = run_key(model, settings)
@@ -193,45 +237,32 @@ def _run_tasks(task: str, tasks: Sequence[Task], answerer: Answerer, out: Path, 
     answered = errors = 0
     speeds: list[float] = []
     started = time.perf_counter()
+    pool = InFlight(lambda item: _answer_one(item, answerer, task, images_dir, key, model, settings), todo, parallel)
     with _progress(console, progress) as bar:
         job = bar.add_task(task, total=len(tasks), completed=len(tasks) - len(todo), note="")
-        for item in todo:
-            path = Path(images_dir) / item.image
-            record: dict[str, Any] = {
-                "task": task,
-                "id": item.id,
-                "image": item.image,
-                "question": item.question,
-                **item.fields,
-                "run_key": key,
-                "model": model,
-                "settings": settings,
-                "critic_version": __version__,
-            }
-            began = time.perf_counter()
-            try:
-                if not path.is_file():
-                    raise BadImage(f"{path}: no such file")
-                result = answerer.answer(path, item.question)
-            except PER_ITEM_ERRORS as err:
-                errors += 1
-                record.update(status="error", error=str(err), error_type=type(err).__name__)
-            else:
+
+        def keep(record: dict[str, Any]) -> None:
+            nonlocal answered, errors
+            log.append(record)
+            if record["status"] == "ok":
                 answered += 1
-                record.update(
-                    status="ok",
-                    text=result.text,
-                    timings=as_dict(result.timings),
-                    model={**model, **as_dict(result.model)},
-                    settings={**settings, **as_dict(result.settings)},
-                )
                 speed = record["timings"].get("tokens_per_second")
                 if isinstance(speed, (int, float)) and speed > 0:
                     speeds.append(float(speed))
-            record["wall_s"] = round(time.perf_counter() - began, 4)
-            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            log.append(record)
+            else:
+                errors += 1
             bar.update(job, advance=1, note=f"{errors} error(s)" if errors else "")
+
+        try:
+            for done in pool:
+                if done.error is not None:
+                    raise done.error
+                keep(done.value)
+        except BaseException:
+            for done in pool.stop():  # answers that arrived before the stop are kept
+                if done.error is None:
+                    keep(done.value)
+            raise
     return RunSummary(
         task=task,
         out=str(out),
@@ -257,10 +288,11 @@ def generate(
     progress: bool = True,
     question: str = DEFAULT_QUESTION,
     console: Any = None,
+    parallel: int = 1,
 ) -> RunSummary:
     """Table 1: a formal analysis of every test painting, with the paper's prompt."""
     tasks = [Task(item.id, item.image, question) for item in select(items, limit, seed)]
-    return run_tasks("generate", tasks, answerer, out, images_dir, progress, console)
+    return run_tasks("generate", tasks, answerer, out, images_dir, progress, console, parallel)
 
 
 def vqa_question(question: str) -> str:
@@ -278,6 +310,7 @@ def run_vqa(
     seed: int | None = None,
     progress: bool = True,
     console: Any = None,
+    parallel: int = 1,
 ) -> RunSummary:
     """Table 2, AQUA / ArtQuest / ArtQuest-Type: a short answer to every question."""
     tasks = [
@@ -285,7 +318,7 @@ def run_vqa(
              {"dataset": dataset, "answer": item.answer, "meta": item.meta})
         for item in select(items, limit, seed)
     ]
-    return run_tasks("vqa", tasks, answerer, out, images_dir, progress, console)
+    return run_tasks("vqa", tasks, answerer, out, images_dir, progress, console, parallel)
 
 
 def style_question(styles: Sequence[str] = tuple(ARTBENCH_STYLES.values())) -> str:
@@ -307,9 +340,10 @@ def run_classify(
     limit: int | None = None,
     progress: bool = True,
     console: Any = None,
+    parallel: int = 1,
 ) -> RunSummary:
     """Table 2, ArtBench: style of a seeded sample of `sample` paintings (the paper used 1,000)."""
     chosen = select(select(items, sample, seed), limit, None)
     question = style_question()
     tasks = [Task(item.id, item.image, question, {"dataset": "artbench", "style": item.style}) for item in chosen]
-    return run_tasks("classify", tasks, answerer, out, images_dir, progress, console)
+    return run_tasks("classify", tasks, answerer, out, images_dir, progress, console, parallel)
