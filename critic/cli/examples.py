@@ -24,7 +24,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                 "--lora GalleryGPT --out gallerygpt-q4",
                 "critic convert verify gallerygpt-q4 --reference ShareGPT4V-7B "
                 "--vision-tower ShareGPT4V-7B_Pretrained_vit-large336-l12 --lora GalleryGPT --json parity.json",
-                "critic convert BASE --vision-tower VT --lora LORA --out for-llama-server --layout rotated"),
+                "critic convert BASE --vision-tower VT --lora LORA --out for-llama-server --layout rotated",
+                "critic convert BASE --vision-tower VT --lora LORA --to hf --out gallerygpt-hf"),
     "train": ("critic train --config train.toml",
               "critic train --base ShareGPT4V-7B --vision-tower VT --data train.json --image-root images/ --out run",
               "critic train --config train.toml --resume"),
