@@ -8,7 +8,11 @@ The data pipeline of GalleryGPT (section 3), run by `critic annotate run`:
 3. overall     each analyst writes one paragraph on visual form from title and artist alone
 4. picks       each analyst names up to 5 perspectives (critic.perspectives); the
                intersection is kept, then each analyst writes one analysis per perspective
-5. leakage     an analysis naming the title or the artist is regenerated, then dropped
+5. checks      an answer that is not an analysis (a refusal, a yes/no, an apology, JSON, a
+               list, under 40 words, off topic, not English: `annotate.validate`) or a pick
+               naming no known perspective is asked again (--invalid-retries), then dropped;
+               an analysis naming the title or the artist is regenerated (--leak-retries),
+               then dropped
 6. split       the least popular paintings, artist shares kept, go to the test set
 7. export      train.json, test.json and stats.json in the output folder
 
@@ -36,5 +40,10 @@ perspective's question (`annotate.instructions`).
 `kind` is "overall" for the answer to the overall question (what the paper's metrics score
 against DEFAULT_QUESTION), otherwise a key of critic.perspectives.PERSPECTIVES.
 
-`stats.json` — counts per stage, per perspective, per artist, leak rejections, tokens and cost.
+`stats.json` — counts per stage, per perspective, per artist, leak rejections, tokens and cost,
+and `rejections`: per stage (overall, picks, perspective) the rejected answers by reason
+(keys of annotate.validate.REASONS), how many were asked again and how many dropped::
+
+    "rejections": {"overall": {"by_reason": {"refusal": 2, "yes_no": 1}, "regenerated": 3,
+                               "dropped": 0}, "picks": {...}, "perspective": {...}}
 """

@@ -4,6 +4,9 @@ One SQLite file per run folder (WAL, synchronous=FULL, a commit per answer), key
 (stage, painting, provider, prompt sha256). A run looks here before sending anything, so a
 rerun, or a run after kill -9, sends only what is missing. Failures are stored too (with the
 reply text when there was one) and are asked again by the next run; an answer replaces them.
+An answer that came back but is not what the stage asked for (annotate.validate) keeps the
+reason in `rejected`, written when the answer is stored and brought up to date whenever a run
+judges it again, so the counts a run reports survive a kill and can be read without replaying.
 The schema is versioned with `PRAGMA user_version` and upgraded by append-only migrations.
 """
 
@@ -43,6 +46,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (stage, painting, provider, prompt_sha)
     );
     """,
+    """
+    ALTER TABLE answers ADD COLUMN rejected TEXT;
+    """,
 )
 
 
@@ -71,6 +77,7 @@ class Answer:
     tokens_out: int = 0
     tries: int = 1
     seconds: float = 0.0
+    rejected: str | None = None
 
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -114,6 +121,9 @@ class AnswerStore:
             self._conn = _connect(self.path, readonly)
             if not readonly:
                 _migrate(self._conn)
+        # A folder written before `rejected` existed is read as it is (plan and status never write).
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        self._rejected = "rejected" if version >= 2 else "NULL"
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -132,7 +142,7 @@ class AnswerStore:
         with self._lock:
             row = self._conn.execute(
                 "SELECT stage, painting, provider, prompt_sha, kind, attempt, status, value, text,"
-                " error, tokens_in, tokens_out, tries, seconds FROM answers"
+                f" error, tokens_in, tokens_out, tries, seconds, {self._rejected} FROM answers"
                 " WHERE stage=? AND painting=? AND provider=? AND prompt_sha=?",
                 (key.stage, key.painting, key.provider, key.prompt_sha),
             ).fetchone()
@@ -145,12 +155,21 @@ class AnswerStore:
             self._conn.execute(
                 "INSERT OR REPLACE INTO answers (stage, painting, provider, prompt_sha, kind, attempt,"
                 " status, value, text, error, messages, model, tokens_in, tokens_out, tries, seconds,"
-                " created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created, rejected) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (k.stage, k.painting, k.provider, k.prompt_sha, answer.kind, answer.attempt,
                  "ok" if answer.ok else "failed",
                  json.dumps(answer.value, ensure_ascii=False) if answer.ok else None,
                  answer.text, answer.error, json.dumps(messages, ensure_ascii=False), model,
-                 answer.tokens_in, answer.tokens_out, answer.tries, answer.seconds, time.time()),
+                 answer.tokens_in, answer.tokens_out, answer.tries, answer.seconds, time.time(),
+                 answer.rejected),
+            )
+
+    def set_rejected(self, key: Key, reason: str | None) -> None:
+        """Record (or clear) why a stored answer was rejected."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE answers SET rejected=? WHERE stage=? AND painting=? AND provider=? AND prompt_sha=?",
+                (reason, key.stage, key.painting, key.provider, key.prompt_sha),
             )
 
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -158,7 +177,7 @@ class AnswerStore:
         with self._lock:
             cursor = self._conn.execute(
                 "SELECT stage, painting, provider, kind, attempt, status, tokens_in, tokens_out,"
-                " tries, error FROM answers ORDER BY created"
+                f" tries, error, {self._rejected} AS rejected FROM answers ORDER BY created"
             )
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
@@ -168,9 +187,9 @@ class AnswerStore:
 
 def _answer(row: tuple[Any, ...]) -> Answer:
     (stage, painting, provider, sha, kind, attempt, status, value, text, error,
-     tokens_in, tokens_out, tries, seconds) = row
+     tokens_in, tokens_out, tries, seconds, rejected) = row
     return Answer(
         Key(stage, painting, provider, sha), kind, attempt, status == "ok",
         json.loads(value) if value is not None else None, text, error,
-        tokens_in, tokens_out, tries, seconds,
+        tokens_in, tokens_out, tries, seconds, rejected,
     )

@@ -3,7 +3,13 @@
 Each stage builds its requests, asks the runner for their answers (stored or sent) and reads
 them. In plan mode the runner returns None for answers not stored yet and the stages assume
 the costliest outcome (the painting is known, the analysts agree on the most perspectives,
-nothing leaks), so a dry run's counts are upper bounds.
+nothing leaks, nothing is rejected), so a dry run's counts are upper bounds.
+
+An answer the runner marks rejected (annotate.validate: a refusal, a yes/no, JSON, a list, too
+short, off topic, not English; a pick naming no known perspective) is asked again, with a
+reminder of what was wrong, up to `invalid_retries` times, then dropped. Leaks have their own
+budget (`leak_retries`). Each attempt is a different prompt, so its answer is stored under its
+own key: a resumed run replays the same verdicts from the store and sends only what is missing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Callable
 
 from critic.perspectives import PERSPECTIVES, perspective
 
+from annotate.answers import Answer
 from annotate.leakage import find_leaks
 from annotate.paintings import Painting
 from annotate.prompts import (
@@ -21,6 +28,7 @@ from annotate.prompts import (
     overall_prompt, perspective_prompt, picks_prompt,
 )
 from annotate.runner import Runner
+from annotate.validate import REASONS
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,17 @@ class StageCounts:
     regenerated: int = 0
     leak_dropped: int = 0
     leaks: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    rejected_regenerated: int = 0
+    rejected_dropped: int = 0
+
+    def reject(self, reason: str, again: bool) -> None:
+        """Count an answer rejected for `reason`, asked again or dropped."""
+        self.rejected[reason] += 1
+        if again:
+            self.rejected_regenerated += 1
+        else:
+            self.rejected_dropped += 1
 
 
 @dataclass
@@ -69,6 +88,7 @@ class Settings:
     leak_retries: int = 2
     max_perspectives: int = MAX_PERSPECTIVES
     max_tokens: int = 512
+    invalid_retries: int = 2
 
 
 def knowledge_stage(runner: Runner, paintings: list[Painting], result: PipelineResult) -> None:
@@ -90,7 +110,25 @@ def knowledge_stage(runner: Runner, paintings: list[Painting], result: PipelineR
             result.unknown += 1
 
 
-Builder = Callable[[int], Prompt]
+Builder = Callable[[int, str | None], Prompt]
+"""An analysis prompt for an attempt, given what was wrong with the last one (None: a leak)."""
+
+
+@dataclass
+class _Item:
+    """One analysis being asked for, with the regenerations it has used."""
+
+    painting: Painting
+    provider: str
+    kind: str
+    build: Builder
+    leaks: int = 0
+    invalid: int = 0
+    problem: str | None = None
+
+    @property
+    def attempt(self) -> int:
+        return self.leaks + self.invalid
 
 
 def analysis_stage(
@@ -100,59 +138,91 @@ def analysis_stage(
     settings: Settings,
     result: PipelineResult,
 ) -> None:
-    """Ask for analyses; regenerate the ones that name the work, up to `leak_retries` times."""
+    """Ask for analyses; regenerate the ones that are not analyses (up to `invalid_retries`
+    times) or name the work (up to `leak_retries` times), then drop them."""
     counts = result.stages.setdefault(stage, StageCounts())
     counts.asked += len(items)
-    for attempt in range(settings.leak_retries + 1):
-        if not items:
-            break
-        jobs = [runner.job(stage, p.id, provider, kind, attempt, build(attempt))
-                for p, provider, kind, build in items]
+    waiting = [_Item(*item) for item in items]
+    while waiting:
+        jobs = [runner.job(stage, it.painting.id, it.provider, it.kind, it.attempt,
+                           it.build(it.attempt, it.problem)) for it in waiting]
         again = []
-        for item, answer in zip(items, runner.resolve(jobs)):
-            painting, provider, kind, _ = item
+        for item, answer in zip(waiting, runner.resolve(jobs)):
             if answer is None:
                 counts.pending += 1
             elif not answer.ok:
                 counts.failed += 1
-            elif leaks := find_leaks(answer.value, painting):
+            elif answer.rejected:
+                retry = item.invalid < settings.invalid_retries
+                counts.reject(answer.rejected, retry)
+                if retry:
+                    item.invalid += 1
+                    item.problem = REASONS.get(answer.rejected, answer.rejected)
+                    again.append(item)
+            elif leaks := find_leaks(answer.value, item.painting):
                 counts.leaks.update(sorted({leak.kind for leak in leaks}))
-                if attempt < settings.leak_retries:
+                if item.leaks < settings.leak_retries:
                     counts.regenerated += 1
+                    item.leaks += 1
+                    item.problem = None
                     again.append(item)
                 else:
                     counts.leak_dropped += 1
             else:
                 counts.kept += 1
-                result.analyses.append(Analysis(painting.id, provider, kind, answer.value))
-        items = again
+                result.analyses.append(Analysis(item.painting.id, item.provider, item.kind, answer.value))
+        waiting = again
 
 
 def overall_stage(runner: Runner, settings: Settings, result: PipelineResult) -> None:
     """Each analyst's overall analysis of each known painting."""
     items = [
         (p, provider, "overall",
-         (lambda attempt, p=p: overall_prompt(p, attempt, settings.max_tokens)))
+         (lambda attempt, problem, p=p: overall_prompt(p, attempt, settings.max_tokens, problem)))
         for p in result.known for provider in runner.providers.analysts
     ]
     analysis_stage(runner, OVERALL, items, settings, result)
 
 
+def _picks_answers(runner: Runner, settings: Settings, counts: StageCounts,
+                   wanted: list[tuple[Painting, str]]) -> dict[tuple[str, str], Answer | None]:
+    """Each analyst's final pick answer per painting; one naming no known perspective is asked
+    again up to `invalid_retries` times, then left rejected (None: not stored, in plan mode)."""
+    final: dict[tuple[str, str], Answer | None] = {}
+    attempt = 0
+    while wanted:
+        jobs = [runner.job(PICKS, p.id, provider, "picks", attempt,
+                           picks_prompt(p, settings.max_perspectives, attempt)) for p, provider in wanted]
+        again = []
+        for (painting, provider), answer in zip(wanted, runner.resolve(jobs)):
+            final[(painting.id, provider)] = answer
+            if answer is not None and answer.ok and answer.rejected:
+                retry = attempt < settings.invalid_retries
+                counts.reject(answer.rejected, retry)
+                if retry:
+                    again.append((painting, provider))
+        wanted = again
+        attempt += 1
+    return final
+
+
 def picks_stage(runner: Runner, settings: Settings, result: PipelineResult) -> None:
-    """Each analyst names up to N perspectives; the intersection, in the first's order, is kept."""
+    """Each analyst names up to N perspectives; the intersection, in the first's order, is kept.
+    A painting for which an analyst's picks failed or were rejected gets no perspectives."""
     counts = result.stages.setdefault(PICKS, StageCounts())
     analysts = runner.providers.analysts
-    jobs = [runner.job(PICKS, p.id, provider, "picks", 0, picks_prompt(p, settings.max_perspectives))
-            for p in result.known for provider in analysts]
-    answers = runner.resolve(jobs)
-    for index, painting in enumerate(result.known):
-        mine = answers[index * len(analysts):(index + 1) * len(analysts)]
+    answers = _picks_answers(runner, settings, counts,
+                             [(p, provider) for p in result.known for provider in analysts])
+    for painting in result.known:
+        mine = [answers[(painting.id, provider)] for provider in analysts]
         counts.asked += 1
         if any(a is None for a in mine):
             counts.pending += 1
             result.picks[painting.id] = [p.key for p in PERSPECTIVES[: settings.max_perspectives]]
         elif not all(a.ok for a in mine):
             counts.failed += 1
+        elif any(a.rejected for a in mine):
+            continue  # counted as rejected and dropped by _picks_answers
         else:
             lists = [a.value[: settings.max_perspectives] for a in mine]
             common = [k for k in lists[0] if all(k in other for other in lists[1:])]
@@ -164,7 +234,8 @@ def perspective_stage(runner: Runner, settings: Settings, result: PipelineResult
     """Each analyst's analysis of each kept perspective."""
     items = [
         (p, provider, key,
-         (lambda attempt, p=p, key=key: perspective_prompt(p, perspective(key), attempt, settings.max_tokens)))
+         (lambda attempt, problem, p=p, key=key:
+          perspective_prompt(p, perspective(key), attempt, settings.max_tokens, problem)))
         for p in result.known for key in result.picks.get(p.id, [])
         for provider in runner.providers.analysts
     ]

@@ -2,7 +2,9 @@
 
 Each stage's prompt is built from title and artist only (the model's own knowledge of the
 painting is the point); each parser turns an answer into a value or raises `Malformed`, which
-the runner retries and then records as a failure.
+the runner retries and then records as a failure. Whether a parsed answer is what was asked
+for (an analysis, not a refusal; a pick naming a known perspective) is annotate.validate's
+question: the pipeline regenerates those with a reminder of what was wrong (`_again`).
 """
 
 from __future__ import annotations
@@ -108,17 +110,20 @@ def knowledge_prompt(painting: Painting) -> Prompt:
     return Prompt(((("user", question)),), 0.0, 32, schema, "knowledge")
 
 
-def overall_prompt(painting: Painting, attempt: int = 0, max_tokens: int = 512) -> Prompt:
-    """One paragraph on the painting's visual characteristics."""
+def overall_prompt(
+    painting: Painting, attempt: int = 0, max_tokens: int = 512, problem: str | None = None
+) -> Prompt:
+    """One paragraph on the painting's visual characteristics (`problem`: what was wrong with
+    the previous attempt, when it was not that it named the work)."""
     question = (
         f"Write one paragraph of formal analysis of {_work(painting)}, on its visual "
         f"characteristics only: {OVERALL_ASPECTS}. {RULES}"
     )
-    return Prompt((("system", SYSTEM), ("user", question + _again(attempt))), 0.7, max_tokens)
+    return Prompt((("system", SYSTEM), ("user", question + _again(attempt, problem))), 0.7, max_tokens)
 
 
-def picks_prompt(painting: Painting, limit: int = MAX_PERSPECTIVES) -> Prompt:
-    """Which perspectives matter most for this painting?"""
+def picks_prompt(painting: Painting, limit: int = MAX_PERSPECTIVES, attempt: int = 0) -> Prompt:
+    """Which perspectives matter most for this painting? (Again, after an answer naming none.)"""
     listing = "\n".join(f"- {p.key}: {p.name} ({p.focus})" for p in PERSPECTIVES)
     question = (
         f"Which perspectives of formal analysis matter most for {_work(painting)}? Choose at "
@@ -126,6 +131,9 @@ def picks_prompt(painting: Painting, limit: int = MAX_PERSPECTIVES) -> Prompt:
         "Answer with JSON only, using the keys before the colons: "
         "{\"perspectives\": [\"key\", ...]}"
     )
+    if attempt > 0:
+        question += (f"\n\n(Attempt {attempt + 1}: an earlier answer named no perspective from the "
+                     "list. Use only the keys before the colons.)")
     schema = {
         "type": "object",
         "properties": {
@@ -143,20 +151,27 @@ def picks_prompt(painting: Painting, limit: int = MAX_PERSPECTIVES) -> Prompt:
 
 
 def perspective_prompt(
-    painting: Painting, aspect: Perspective, attempt: int = 0, max_tokens: int = 512
+    painting: Painting, aspect: Perspective, attempt: int = 0, max_tokens: int = 512,
+    problem: str | None = None,
 ) -> Prompt:
-    """One paragraph on one perspective of the painting."""
+    """One paragraph on one perspective of the painting (`problem` as for overall_prompt)."""
     question = (
         f"Write one paragraph of formal analysis of the {aspect.name} of {_work(painting)}: "
         f"{aspect.focus}. {RULES}"
     )
-    return Prompt((("system", SYSTEM), ("user", question + _again(attempt))), 0.7, max_tokens)
+    return Prompt((("system", SYSTEM), ("user", question + _again(attempt, problem))), 0.7, max_tokens)
 
 
-def _again(attempt: int) -> str:
-    """The reminder added when an analysis is regenerated after naming the work."""
+def _again(attempt: int, problem: str | None = None) -> str:
+    """The reminder added when an analysis is regenerated: after naming the work (no
+    `problem`), or after an answer that was not an analysis (`problem` says what it was)."""
     if attempt <= 0:
         return ""
+    if problem:
+        return (
+            f"\n\n(Attempt {attempt + 1}: an earlier answer was {problem}. Answer with the "
+            "paragraph of formal analysis itself, in English prose, on what can be seen.)"
+        )
     return (
         f"\n\n(Attempt {attempt + 1}: an earlier answer named the painting or its artist. "
         "Leave out the title and every part of the artist's name.)"
@@ -219,16 +234,18 @@ def parse_known(text: str) -> bool:
 
 
 def parse_picks(text: str, limit: int = MAX_PERSPECTIVES) -> list[str]:
-    """Perspective keys named in the answer (JSON list or plain list), at most `limit`."""
+    """Perspective keys named in the answer (JSON list or plain list), at most `limit`.
+
+    An answer naming no known perspective gives [] (annotate.validate rejects it and the
+    pipeline asks again with a reminder), not Malformed (which would resend the same request).
+    """
     value = find_json(text)
     if isinstance(value, dict):
         value = next((v for k, v in value.items() if fold(str(k)).startswith("perspective")), None)
     if isinstance(value, list):
         names = [str(item) for item in value]
-        structured = True
     else:
         names = re.split(r"[,;\n]", _strip_fences(text))
-        structured = False
     keys: list[str] = []
     for name in names:
         name = re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", name).split(":")[0].strip(" .\"'`")
@@ -240,17 +257,16 @@ def parse_picks(text: str, limit: int = MAX_PERSPECTIVES) -> list[str]:
             continue
         if key not in keys:
             keys.append(key)
-    if not keys and not (structured and not names):
-        raise Malformed(f"no known perspective in {text[:80]!r}")
     return keys[:limit]
 
 
 def parse_analysis(text: str) -> str:
-    """The analysis as one paragraph; empty answers are malformed."""
+    """The analysis as one paragraph; empty answers are malformed (whether the text is an
+    analysis at all is annotate.validate's question, asked of the reply as it came)."""
     text = _strip_fences(text).strip().strip('"\u201c\u201d').strip()
     paragraph = " ".join(text.split())
-    if len(paragraph.split()) < 3:
-        raise Malformed(f"no analysis in {text[:80]!r}")
+    if not paragraph:
+        raise Malformed("an empty answer")
     return paragraph
 
 

@@ -8,6 +8,14 @@ from annotate.paintings import IngestReport
 from annotate.progress import LABELS
 from annotate.prompts import KNOWLEDGE, STAGES
 from annotate.run import Plan, Status
+from annotate.validate import REASONS
+
+
+def reasons_text(by_reason: dict[str, int]) -> str:
+    """'2 refusal, 1 yes_no' in the order of annotate.validate.REASONS."""
+    order = {reason: i for i, reason in enumerate(REASONS)}
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(by_reason.items(), key=lambda kv: order.get(kv[0], 99))
+                     if n)
 
 
 def ingest_line(report: IngestReport) -> str:
@@ -50,7 +58,7 @@ def plan_text(the_plan: Plan) -> str:
     lines = [ingest_line(the_plan.ingest), _table(rows)]
     if bound:
         lines.append(
-            "Counts after the knowledge filter are upper bounds before leak regenerations: they "
+            "Counts after the knowledge filter are upper bounds before regenerations: they "
             "assume every unanswered painting is known and the analysts agree on the most "
             "perspectives. Tokens are estimated (4 characters a token, typical answer lengths)."
         )
@@ -72,11 +80,17 @@ def summary_text(stats: dict[str, Any], out: str) -> str:
         s = stages[stage]
         if stage == "picks":
             lines.append(f"{LABELS[stage]}: {s['kept']} paintings agreed on, {s['failed']} failed")
-            continue
-        lines.append(
-            f"{LABELS[stage]}: {s['kept']} kept, {s.get('regenerated', 0)} regenerated and "
-            f"{s.get('leak_dropped', 0)} dropped for naming the work, {s['failed']} failed"
-        )
+        else:
+            lines.append(
+                f"{LABELS[stage]}: {s['kept']} kept, {s.get('regenerated', 0)} regenerated and "
+                f"{s.get('leak_dropped', 0)} dropped for naming the work, {s['failed']} failed"
+            )
+        rejected = stats.get("rejections", {}).get(stage)
+        if rejected and rejected["by_reason"]:
+            lines.append(
+                f"  rejected: {reasons_text(rejected['by_reason'])}; {rejected['regenerated']} asked "
+                f"again, {rejected['dropped']} dropped"
+            )
     sent = sum(s["requests"]["sent"] for s in stages.values())
     stored = sum(s["requests"]["stored_before"] for s in stages.values())
     lines.append(f"requests: {sent} sent, {stored} answered from the store")
@@ -105,6 +119,12 @@ def status_text(st: Status) -> str:
     lines.append(_table(rows))
     if st.plan_error:
         lines.append(f"cannot tell what is left: {st.plan_error}")
+    rejected = [f"  {LABELS[stage]}: {reasons_text(st.rejected[stage])}" for stage in STAGES if st.rejected.get(stage)]
+    if rejected:
+        lines.append("rejected answers, by reason (each asked again, then dropped after the last try):")
+        lines.extend(rejected)
+    else:
+        lines.append("rejected answers: none")
     for name, entry in st.spent.items():
         lines.append(
             f"{name}: {entry['answers']} answers, {entry['failures']} failures, "

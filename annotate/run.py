@@ -25,6 +25,7 @@ from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, STAGES
 from annotate.providers import Providers, load_providers
 from annotate.runner import NoProgress, Progress, Runner, Tally
 from annotate.split import split
+from annotate.validate import REASONS
 
 CONFIG_FILE = "run.json"
 
@@ -47,11 +48,12 @@ class RunConfig:
     max_tokens: int = 512
     limit: int | None = None
     seed: int | None = None
+    invalid_retries: int = 2
 
     def check(self) -> None:
         """Raise UsageError for settings that cannot work."""
-        if self.test_count < 0 or self.leak_retries < 0 or self.retries < 0:
-            raise UsageError("--test-count, --leak-retries and --retries cannot be negative")
+        if min(self.test_count, self.leak_retries, self.invalid_retries, self.retries) < 0:
+            raise UsageError("--test-count, --leak-retries, --invalid-retries and --retries cannot be negative")
         if not 1 <= self.max_perspectives <= len(PERSPECTIVES):
             raise UsageError(f"--max-perspectives must be between 1 and {len(PERSPECTIVES)}")
         if self.backoff < 0 or (self.timeout is not None and self.timeout <= 0):
@@ -59,7 +61,7 @@ class RunConfig:
 
     def settings(self) -> Settings:
         """The stage settings."""
-        return Settings(self.leak_retries, self.max_perspectives, self.max_tokens)
+        return Settings(self.leak_retries, self.max_perspectives, self.max_tokens, self.invalid_retries)
 
     def policy(self) -> RetryPolicy:
         """The retry policy."""
@@ -237,10 +239,27 @@ def build_stats(
                     "by_kind": dict(result.stages[stage].leaks)}
             for stage in (OVERALL, PERSPECTIVE) if stage in result.stages
         },
+        "rejections": rejections(result),
         "providers": spent,
         "cost_usd": round(total_cost, 6),
         "warnings": warnings,
     }
+
+
+def rejections(result: PipelineResult) -> dict[str, dict[str, Any]]:
+    """Answers rejected as not what was asked, per stage: by reason (every rejected answer),
+    how many were asked again, and how many requests were dropped after the last attempt."""
+    report: dict[str, dict[str, Any]] = {}
+    for stage in (OVERALL, PICKS, PERSPECTIVE):
+        counts = result.stages.get(stage)
+        if counts is None:
+            continue
+        report[stage] = {
+            "by_reason": {r: counts.rejected[r] for r in REASONS if counts.rejected[r]},
+            "regenerated": counts.rejected_regenerated,
+            "dropped": counts.rejected_dropped,
+        }
+    return report
 
 
 @dataclass
@@ -249,6 +268,7 @@ class Status:
 
     config: RunConfig
     stored: dict[str, dict[str, int]]
+    rejected: dict[str, Counter[str]]
     spent: dict[str, dict[str, Any]]
     plan: Plan | None
     plan_error: str | None
@@ -261,12 +281,15 @@ def status(out: Path) -> Status:
     config = RunConfig.load(out)
     providers = config.load_providers()
     stored: dict[str, dict[str, int]] = {}
+    rejected: dict[str, Counter[str]] = {}
     spent: dict[str, dict[str, Any]] = {}
     if (out / FILENAME).exists():
         with AnswerStore(out, readonly=True) as store:
             for row in store.rows():
                 entry = stored.setdefault(row["stage"], {"ok": 0, "failed": 0})
                 entry["ok" if row["status"] == "ok" else "failed"] += 1
+                if row["rejected"]:
+                    rejected.setdefault(row["stage"], Counter())[row["rejected"]] += 1
             spent = spending(store, providers)
     try:
         the_plan: Plan | None = plan(replace(config, out=str(out)))
@@ -274,7 +297,7 @@ def status(out: Path) -> Status:
     except (BadData, UsageError) as err:
         the_plan, plan_error = None, str(err)
     exported = {name: (out / name).is_file() for name in ("train.json", "test.json", "stats.json")}
-    return Status(config, stored, spent, the_plan, plan_error, exported)
+    return Status(config, stored, rejected, spent, the_plan, plan_error, exported)
 
 
 STAGE_TITLES = {KNOWLEDGE: "knowledge filter", OVERALL: "overall analyses",

@@ -3,6 +3,11 @@
 Requests go out concurrently, up to each provider's `concurrency` at once, and each answer
 is stored by the worker that received it before the batch moves on. In plan mode (dry run,
 status) nothing is sent: missing answers are counted with a rough token estimate instead.
+
+Every answer is judged by annotate.validate: on arrival, the reason it is not what the stage
+asked for is stored with it; a stored answer is judged again when read, with the rules of the
+code running now (a folder from an older version, or one judged by older rules, is brought up
+to date: the new verdict is written back unless the store is read-only).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -18,6 +23,7 @@ from annotate.answers import Answer, AnswerStore, Key
 from annotate.client import Caller, Cancelled, RetryPolicy
 from annotate.prompts import PARSERS, TYPICAL_OUT, Prompt, estimate_in, prompt_sha
 from annotate.providers import Providers
+from annotate.validate import check
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class Runner:
         for i, job in enumerate(jobs):
             answer = self.store.get(job.key)
             if answer is not None and answer.ok:
-                found[i] = answer
+                found[i] = self._judged(answer)
                 self.tally(job.stage).stored += 1
             else:
                 missing.append(i)
@@ -168,12 +174,22 @@ class Runner:
             raise
         return found
 
+    def _judged(self, answer: Answer) -> Answer:
+        """A stored answer with the verdict of today's rules (written back if it changed)."""
+        verdict = check(answer.key.stage, answer.text, answer.value)
+        if verdict == answer.rejected:
+            return answer
+        if self.send:  # plan mode reads a read-only store and changes nothing
+            self.store.set_rejected(answer.key, verdict)
+        return replace(answer, rejected=verdict)
+
     def _fetch(self, job: Job) -> Answer:
         provider = self.providers[job.provider]
         outcome = self._callers[job.provider].ask(job.body, PARSERS[job.stage])
+        verdict = check(job.stage, outcome.text, outcome.value) if outcome.ok else None
         answer = Answer(job.key, job.kind, job.attempt, outcome.ok, outcome.value, outcome.text,
                         outcome.error, outcome.tokens_in, outcome.tokens_out, outcome.tries,
-                        outcome.seconds)
+                        outcome.seconds, verdict)
         self.store.put(answer, job.body["messages"], job.model)
         with _TALLY_LOCK:  # workers of every provider update the same counts
             tally = self.tally(job.stage)

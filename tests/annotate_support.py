@@ -84,7 +84,10 @@ def answer(body: dict[str, Any]) -> str:
     aspect = re.search(r"analysis of the (.+?) of the painting", prompt)
     about = aspect.group(1) if aspect else "whole picture"
     return (f"Seen as a whole, the {about} rests on broad bands of ochre and deep blue, "
-            f"with firm contours and a steady rhythm ({analyst}).")
+            "with firm contours and a steady rhythm. A strong diagonal leads the eye from the "
+            "dark foreground toward a pale horizon, while thick, directional brushstrokes give "
+            "the surface a lively texture and warm highlights set off the cooler shadows "
+            f"({analyst}).")
 
 
 def expected_analyses() -> int:

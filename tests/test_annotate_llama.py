@@ -90,8 +90,8 @@ def test_every_stage_against_llama_cpp_server(llama_server, tmp_path):
         encoding="utf-8",
     )
     config = RunConfig(str(tmp_path / "paintings.csv"), str(tmp_path / "images"), str(tmp_path / "out"),
-                       str(providers), test_count=1, retries=1, leak_retries=1, backoff=0.01,
-                       max_tokens=24, seed=0)
+                       str(providers), test_count=1, retries=1, leak_retries=1, invalid_retries=0,
+                       backoff=0.01, max_tokens=24, seed=0)
     stats = execute(config)
     out = tmp_path / "out"
 
@@ -111,6 +111,11 @@ def test_every_stage_against_llama_cpp_server(llama_server, tmp_path):
     assert sum(sizes.values()) == known and 0 not in sizes
     assert stats["stages"]["perspective"]["asked"] == 2 * sum(size * n for size, n in sizes.items())
 
+    # 24 tokens of noise are no analysis: every one is rejected, none exported
+    for stage in ("overall", "perspective"):
+        rejected = stats["rejections"][stage]
+        assert sum(rejected["by_reason"].values()) == rejected["dropped"] == stats["stages"][stage]["asked"]
+        assert stats["stages"][stage]["kept"] == 0
     train = json.loads((out / "train.json").read_text())
     test = json.loads((out / "test.json").read_text())
     kept = stats["stages"]["overall"]["kept"] + stats["stages"]["perspective"]["kept"]

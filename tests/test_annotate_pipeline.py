@@ -164,7 +164,9 @@ def test_retries_run_out_on_a_dead_provider(world, server):
 
 def test_leaking_analyses_are_regenerated_then_dropped(world, server):
     overall = "analysis of the painting \u201cThe Scream\u201d"
-    leak = "Munch fills the sky with orange bands that press on the figure."
+    leak = ("Munch fills the sky with orange bands that press on the figure. The long diagonal "
+            "of the railing cuts across the picture, the water is a deep blue-black, and fluid, "
+            "unmodelled strokes make figure, land and sky seem made of the same restless matter.")
     server.script(overall, Reply(leak), Reply(leak.replace("Munch", "THE SCREAM")), Reply(leak))
     stats = execute(config(world, leak_retries=1))
     sent = requests_for(server, overall)

@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_p.add_argument("--test-count", type=int, default=5000, metavar="N", help="paintings in the test set (default 5000)")
     run_p.add_argument("--leak-retries", type=int, default=2, metavar="N",
                        help="regenerations of an analysis that names the work before it is dropped (default 2)")
+    run_p.add_argument("--invalid-retries", type=int, default=2, metavar="N",
+                       help="regenerations of an answer that is not an analysis (a refusal, a yes/no, JSON, "
+                       "a list, too short, off topic, not English) or a pick naming no known perspective, "
+                       "before it is dropped and counted (default 2)")
     run_p.add_argument("--retries", type=int, default=5, metavar="N",
                        help="retries of a failed or malformed request (default 5)")
     run_p.add_argument("--backoff", type=float, default=1.0, metavar="S", help="first retry delay in seconds, doubled each time (default 1)")
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = RunConfig(
         paintings=args.paintings, images=args.images, out=args.out, providers=args.providers,
-        test_count=args.test_count, leak_retries=args.leak_retries, retries=args.retries,
+        test_count=args.test_count, leak_retries=args.leak_retries,
+        invalid_retries=args.invalid_retries, retries=args.retries,
         backoff=args.backoff, max_backoff=args.max_backoff, timeout=args.timeout,
         max_perspectives=args.max_perspectives, max_tokens=args.max_tokens, limit=args.limit,
     )
