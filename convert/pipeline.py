@@ -1,5 +1,7 @@
 """`critic convert`: checkpoint (+ LoRA) → LLM GGUF + mmproj GGUF (+ quantized) + manifest, atomically.
 
+``--to hf`` writes a transformers-native folder for serving engines instead (convert/hf_export.py).
+
 The output folder is built under a temporary name beside DIR and renamed at the end, so a
 killed run leaves no file under a final name and a rerun starts clean. The exact options
 used are saved as ``convert-config.json`` beside the files.
@@ -14,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from convert.checkpoint import open_checkpoint
+from convert.hf_export import DTYPES, write_hf, write_manifest
 from convert.lora import open_lora
 from convert.llm_gguf import write_llm
 from convert.mmproj_gguf import DEFAULT_LAYOUT, LAYOUTS, write_mmproj
@@ -23,6 +26,8 @@ from critic.errors import UsageError
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
 from critic.store import partial_dir
+
+TARGETS = ("gguf", "hf")
 
 
 @dataclass
@@ -40,6 +45,9 @@ class ConvertConfig:
     force: bool = False
     allow_other_tower: bool = False
     allow_base_projector: bool = False
+    to: str = "gguf"
+    dtype: str = "float32"
+    """With ``to="hf"``: the weights' type (convert/hf_export.py)."""
 
 
 def _progress(show: bool):
@@ -52,6 +60,10 @@ def _progress(show: bool):
 def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
     """Run one conversion; return the output folder."""
     out = Path(config.out)
+    if config.to not in TARGETS:
+        raise UsageError(f"--to {config.to}: choose one of {', '.join(TARGETS)}")
+    if config.to == "hf" and config.dtype not in DTYPES:
+        raise UsageError(f"--dtype {config.dtype}: choose one of {', '.join(DTYPES)}")
     if config.quant not in LLM_TYPES:
         raise UsageError(f"--quant {config.quant}: choose one of {', '.join(LLM_TYPES)}")
     if config.mmproj_quant not in MMPROJ_TYPES:
@@ -68,6 +80,10 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = partial_dir(out)  # removes (and says so) what an interrupted run on `out` left
     try:
+        if config.to == "hf":
+            _write_hf(config, ckpt, lora, work, name, show_progress)
+            _replace(work, out)
+            return out
         llm_f16 = work / f"{slug}.F16.gguf"
         with _progress(show_progress) as progress:
             task = progress.add_task("LLM → GGUF (F16)", total=None)
@@ -116,11 +132,29 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
         )
         (work / MANIFEST_NAME).write_text(manifest.to_json())
         (work / "convert-config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-        if out.exists():
-            trash = out.with_name(f".{out.name}.old")
-            os.replace(out, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(work, out)
+        _replace(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _replace(work: Path, out: Path) -> None:
+    """Put the finished folder `work` in place of `out` (an existing one is replaced only under --force)."""
+    if out.exists():
+        trash = out.with_name(f".{out.name}.old")
+        os.replace(out, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(work, out)
+
+
+def _write_hf(config: ConvertConfig, ckpt, lora, work: Path, name: str, show_progress: bool) -> None:
+    """The transformers-native folder (convert/hf_export.py) with its manifest."""
+    with _progress(show_progress) as progress:
+        task = progress.add_task(f"→ safetensors ({config.dtype})", total=None)
+        info = write_hf(ckpt, lora, work, config.dtype,
+                        lambda done, total: progress.update(task, completed=done, total=total))
+    (work / "convert-config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    source = {"base": str(Path(config.base).resolve()), "layout": ckpt.layout,
+              "vision_tower": str(Path(config.vision_tower).resolve()) if config.vision_tower else None,
+              "lora": str(Path(config.lora).resolve()) if config.lora else None, "critic_version": __version__}
+    write_manifest(work, name, {**info, "preprocess": ckpt.preprocess}, source)

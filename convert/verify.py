@@ -456,8 +456,14 @@ def print_report(report: ParityReport) -> None:
 
 def run_verify(target, base, vision_tower, lora, image, json_path) -> int:
     """CLI entry: measure, print, optionally save, exit 1 on a failed threshold."""
-    report = verify(target, base, vision_tower, lora, image)
-    print_report(report)
+    from convert.hf_verify import is_hf_export, print_hf_report, verify_hf
+
+    if is_hf_export(target):  # a `--to hf` folder
+        report = verify_hf(target, base, vision_tower, lora, image)
+        print_hf_report(report)
+    else:
+        report = verify(target, base, vision_tower, lora, image)
+        print_report(report)
     if json_path:
         from critic.store import write_atomic
 

@@ -10,8 +10,8 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "convert", help="make GGUF files from a GalleryGPT/LLaVA checkpoint (needs the convert extra)",
         description="Merge a GalleryGPT LoRA into its LLaVA-1.5 base and write the LLM GGUF, the mmproj GGUF "
-                    "and a manifest. `critic convert verify DIR --reference BASE …` checks them against "
-                    "transformers.",
+                    "and a manifest, or with --to hf a transformers folder for vLLM / SGLang. "
+                    "`critic convert verify DIR --reference BASE …` checks either against transformers.",
     )
     parser.add_argument("base", metavar="BASE", help="LLaVA checkpoint folder (original or transformers layout), "
                                                      "or `verify`")
@@ -29,6 +29,11 @@ def register(sub) -> None:
                         help="convert with a vision tower other than the one the checkpoint names")
     parser.add_argument("--allow-base-projector", action="store_true",
                         help="convert a LoRA that lacks non_lora_trainables.bin with the base's projector")
+    parser.add_argument("--to", choices=("gguf", "hf"), default="gguf",
+                        help="gguf (default: critic's and llama.cpp's files) or hf (a transformers "
+                             "LlavaForConditionalGeneration folder for vLLM / SGLang; see docs/serving.md)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                        help="with --to hf: weight type (default float32, an exact re-layout; bfloat16 halves it)")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--reference", metavar="BASE", help="with `verify`: the checkpoint to compare against")
     parser.add_argument("--image", metavar="IMAGE", help="with `verify`: painting to use")
@@ -56,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     out = convert(ConvertConfig(base=args.base, out=args.out, vision_tower=args.vision_tower, lora=args.lora,
                                 quant=args.quant, mmproj_quant=args.mmproj_quant, name=args.name,
                                 layout=args.layout, force=args.force, allow_other_tower=args.allow_other_tower,
-                                allow_base_projector=args.allow_base_projector),
+                                allow_base_projector=args.allow_base_projector, to=args.to, dtype=args.dtype),
                   show_progress=sys.stderr.isatty())
+    if args.to == "hf":
+        print(f"wrote {out}; serve it with vLLM or SGLang (docs/serving.md) and check it with "
+              f"`critic convert verify {out} --reference {args.base} ...`")
+        return 0
     print(f"wrote {out}; install it with `critic models add {out}`")
     return 0
