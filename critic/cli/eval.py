@@ -68,10 +68,20 @@ def register(subparsers: Any) -> None:
     gen.set_defaults(run=run_generate)
 
     score = sub.add_parser("score", help="score outputs: Table 1 metrics, or Table 2 accuracy")
-    score.add_argument("outputs", type=Path, metavar="OUTPUTS.jsonl",
-                       help="what `critic eval generate`, `vqa` or `classify` wrote")
+    score.add_argument("outputs", type=Path, nargs="+", metavar="OUTPUTS.jsonl",
+                       help="what `critic eval generate`, `vqa` or `classify` wrote, and/or plain JSONL answers "
+                            "from elsewhere, one {\"image\" or \"id\", \"text\"} per line (give each a --label); "
+                            "all are scored as rows of one table")
+    score.add_argument("--label", action="append", metavar="NAME",
+                       help="the row name of a plain answers file: one --label per plain file, in order")
     score.add_argument("--refs", type=Path, metavar="test.json",
-                       help="reference analyses (needed for `generate` outputs)")
+                       help="reference analyses (needed for `generate` outputs and plain Table 1 answers)")
+    score.add_argument("--data", type=Path, metavar="FILE",
+                       help="for plain Table 2 answers: the questions they answer (AQUA's test.json, ArtQuest's "
+                            "csv) or ArtBench-10's folder (its test split)")
+    score.add_argument("--dataset", choices=(*VQA_DATASETS, "artbench"),
+                       help="which benchmark --data is (default: aqua for .json, artquest for .csv, artbench "
+                            "for a folder)")
     score.add_argument("--question", default=DEFAULT_QUESTION,
                        help="the question whose replies in test.json are references (default: the paper's)")
     score.add_argument("--meteor", choices=("auto", "wordnet", "stem"), default="auto",
@@ -186,24 +196,67 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outside_records(args: argparse.Namespace, plain: list[Path]) -> list[dict]:
+    """The plain answer files as output records, each file one labelled run matched to --refs or --data."""
+    from critic.evaluation.outside import as_records, match, read_answers
+    from critic.evaluation.readers import read_aqua, read_artbench, read_artquest, read_analysis_refs
+
+    labels = args.label or []
+    if len(labels) != len(plain):
+        names = ", ".join(map(str, plain)) or "none"
+        raise UsageError(f"{len(labels)} --label for {len(plain)} plain answer file(s) ({names}): "
+                         "give one --label NAME per plain file, in the order of the files")
+    if not plain:
+        return []
+    if (args.refs is None) == (args.data is None):
+        raise UsageError("plain answers are scored against --refs test.json (Table 1) or --data (Table 2): "
+                         "give one of them")
+    dataset = None
+    if args.refs is not None:
+        items, against = read_analysis_refs(args.refs, args.question), args.refs
+    else:
+        against = args.data
+        dataset = args.dataset or ("artbench" if args.data.is_dir() else _vqa_dataset(args))
+        if dataset == "artbench":
+            items = read_artbench(args.data)
+        elif dataset == "aqua":
+            items = read_aqua(args.data)
+        else:
+            items = read_artquest(args.data, "type" if dataset == "artquest-type" else None)
+    records = []
+    for path, label in zip(plain, labels):
+        records += as_records(path, label, match(read_answers(path), items, path, against), dataset)
+    return records
+
+
 def run_score(args: argparse.Namespace) -> int:
     """critic eval score."""
+    from critic.evaluation.outside import is_critic_output
     from critic.evaluation.readers import read_analysis_refs
     from critic.evaluation.report import render, report_path, save_report
     from critic.evaluation.scoring import group_runs, read_outputs, score_answers, score_generation
 
-    tasks = {run.task for run in group_runs(read_outputs(args.outputs))}
+    own: list[dict] = []
+    plain: list[Path] = []
+    for path in args.outputs:
+        records = read_outputs(path)
+        if is_critic_output(records[0]):
+            own += records
+        else:
+            plain.append(path)
+    records = own + _outside_records(args, plain)
+    tasks = {run.task for run in group_runs(records)}
     reports = []
     if "generate" in tasks:
         if args.refs is None:
             raise UsageError("these are `generate` outputs: give the references with --refs test.json")
         refs = read_analysis_refs(args.refs, args.question)
-        reports.append(score_generation(args.outputs, refs, args.refs, meteor=args.meteor))
+        reports.append(score_generation(args.outputs, refs, args.refs, meteor=args.meteor, records=records))
     if tasks & {"vqa", "classify"}:
-        reports.append(score_answers(args.outputs))
+        reports.append(score_answers(args.outputs, records=records))
     if not reports:
-        raise UsageError(f"{args.outputs}: no `critic eval` records to score")
-    path = args.json or report_path(args.outputs)
+        raise UsageError(f"{', '.join(map(str, args.outputs))}: no `critic eval` records to score")
+    path = args.json or report_path(args.outputs[0])
     if len(reports) == 1:
         save_report(reports[0], path)
     else:

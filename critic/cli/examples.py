@@ -44,7 +44,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                       "critic eval generate --data test.json --server http://gpu-box:8000 --parallel 16 "
                       "--out served.jsonl"),
     "eval score": ("critic eval score outputs.jsonl --refs test.json",
-                   "critic eval score aqua.jsonl --json aqua.scores.json"),
+                   "critic eval score aqua.jsonl --json aqua.scores.json",
+                   "critic eval score outputs.jsonl pytorch.jsonl --label 'GalleryGPT (PyTorch)' --refs test.json"),
     "eval vqa": ("critic eval vqa --data AQUA/test.json --images SemArt/Images --out aqua.jsonl",
                  "critic eval vqa --data artquest_test.csv --images SemArt/Images --out artquest.jsonl"),
     "eval classify": ("critic eval classify --data ArtBench-10 --out artbench.jsonl",

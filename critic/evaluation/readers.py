@@ -51,6 +51,8 @@ class AnalysisItem:
     id: str
     image: str
     references: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    """The test set's own ids for this painting (LLaVA entries' "id"), which outside answers may use."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,14 @@ def read_analysis_refs(path: Path, question: str = DEFAULT_QUESTION) -> list[Ana
         raise BadData(f"{path}: expected a JSON list of paintings")
     wanted = _strip_image_tag(question)
     refs: dict[str, list[str]] = {}
+    ids: dict[str, list[str]] = {}
     for n, record in enumerate(data):
         if not isinstance(record, dict) or not isinstance(record.get("image"), str):
             raise BadData(f"{path}: entry {n} has no 'image' file name")
         image = record["image"]
         found = refs.setdefault(image, [])
+        if record.get("id") is not None:
+            ids.setdefault(image, []).append(str(record["id"]))
         if "references" in record:
             texts = record["references"]
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -127,7 +132,8 @@ def read_analysis_refs(path: Path, question: str = DEFAULT_QUESTION) -> list[Ana
                     found.append(str(replied["value"]).strip())
         else:
             raise BadData(f"{path}: entry {n} has neither 'references' nor 'conversations'")
-    items = [AnalysisItem(image, image, tuple(texts)) for image, texts in refs.items() if texts]
+    items = [AnalysisItem(image, image, tuple(texts), tuple(ids.get(image, ()))) for image, texts in refs.items()
+             if texts]
     if not items:
         raise BadData(
             f"{path}: no reference analyses answer the question \"{wanted}\": "

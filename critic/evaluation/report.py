@@ -127,6 +127,9 @@ def render(reports: Sequence[dict[str, Any]], console: Any = None) -> None:
                     gaps.append(f"{run['missing']} painting(s) of the references have no output")
                 if run.get("errors"):
                     gaps.append(f"{run['errors']} failed")
+                if run.get("not_in_references"):
+                    gaps.append(f"{run['not_in_references']} output(s) match no painting of the references "
+                                "(not scored)")
                 if gaps:
                     console.print(f"  [yellow]{run.get('label')}: {'; '.join(gaps)}[/yellow]")
     if second:

@@ -71,25 +71,32 @@ def group_runs(records: Sequence[dict[str, Any]]) -> list[Run]:
     return list(runs.values())
 
 
-def _answered(runs: list[Run], outputs: Path) -> list[Run]:
+def _names(outputs: Path | Sequence[Path]) -> str:
+    """One output file's name, or several joined, for messages."""
+    return str(outputs) if isinstance(outputs, (str, Path)) else ", ".join(map(str, outputs))
+
+
+def _answered(runs: list[Run], outputs: Path | Sequence[Path]) -> list[Run]:
     """The runs with at least one answer; BadData when every item of every run failed."""
     answered = [run for run in runs if run.ok]
     if not answered:
         failures = sum(len(run.failed) for run in runs)
-        raise BadData(f"{outputs}: nothing to score, all {failures} item(s) failed (see the 'error' fields)")
+        raise BadData(f"{_names(outputs)}: nothing to score, all {failures} item(s) failed (see the 'error' fields)")
     return answered
 
 
-def _base_report(table: str, outputs: Path) -> dict[str, Any]:
-    """The fields every saved report has."""
+def _base_report(table: str, outputs: Path | Sequence[Path]) -> dict[str, Any]:
+    """The fields every saved report has (`outputs` and its hash are lists when several files were scored)."""
+    files = [Path(outputs)] if isinstance(outputs, (str, Path)) else [Path(p) for p in outputs]
+    names, hashes = [str(p) for p in files], [file_sha256(p) for p in files]
     return {
         "kind": REPORT_KIND,
         "format": REPORT_FORMAT,
         "table": table,
         "critic_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "outputs": str(outputs),
-        "outputs_sha256": file_sha256(outputs),
+        "outputs": names[0] if len(files) == 1 else names,
+        "outputs_sha256": hashes[0] if len(files) == 1 else hashes,
         "runs": [],
     }
 
@@ -120,15 +127,17 @@ def read_outputs(path: Path) -> list[dict[str, Any]]:
 
 
 def score_generation(
-    outputs: Path, refs: Sequence[AnalysisItem], refs_path: Path | None = None, meteor: str = "auto"
+    outputs: Path | Sequence[Path], refs: Sequence[AnalysisItem], refs_path: Path | None = None,
+    meteor: str = "auto", records: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Table 1 for every generate run in `outputs`, scored against `refs`."""
-    runs = [run for run in group_runs(read_outputs(outputs)) if run.task == "generate"]
+    """Table 1 for every generate run in `outputs` (or in `records`, read from those files), scored against `refs`."""
+    records = read_outputs(outputs) if records is None else records
+    runs = [run for run in group_runs(records) if run.task == "generate"]
     if not runs:
-        raise BadData(f"{outputs}: no `critic eval generate` records in it")
+        raise BadData(f"{_names(outputs)}: no `critic eval generate` records in it")
     runs = _answered(runs, outputs)
     by_id = {item.id: item for item in refs}
-    report = _base_report("table1", Path(outputs))
+    report = _base_report("table1", outputs)
     if refs_path is not None:
         report.update(refs=str(refs_path), refs_sha256=file_sha256(refs_path))
     variant = "stem"
@@ -136,7 +145,7 @@ def score_generation(
         scored = [(rid, rec) for rid, rec in run.ok.items() if rid in by_id]
         unknown = len(run.ok) - len(scored)
         if not scored:
-            raise BadData(f"{outputs}: none of the outputs of {run.label} is a painting of the references")
+            raise BadData(f"{_names(outputs)}: none of the outputs of {run.label} is a painting of the references")
         scores = score_texts(
             [str(rec.get("text", "")) for _, rec in scored],
             [by_id[rid].references for rid, _ in scored],
@@ -161,13 +170,14 @@ def _accuracy(correct: int, n: int) -> float:
     return round(100.0 * correct / n, 2) if n else 0.0
 
 
-def score_answers(outputs: Path) -> dict[str, Any]:
-    """Table 2 for every vqa and classify run in `outputs`: accuracy in percent."""
-    runs = [run for run in group_runs(read_outputs(outputs)) if run.task in ("vqa", "classify")]
+def score_answers(outputs: Path | Sequence[Path], records: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Table 2 for every vqa and classify run in `outputs` (or in `records`, read from them): accuracy in percent."""
+    records = read_outputs(outputs) if records is None else records
+    runs = [run for run in group_runs(records) if run.task in ("vqa", "classify")]
     if not runs:
-        raise BadData(f"{outputs}: no `critic eval vqa` or `critic eval classify` records in it")
+        raise BadData(f"{_names(outputs)}: no `critic eval vqa` or `critic eval classify` records in it")
     runs = _answered(runs, outputs)
-    report = _base_report("table2", Path(outputs))
+    report = _base_report("table2", outputs)
     for run in runs:
         records = list(run.ok.values())
         n = len(records)
