@@ -249,6 +249,10 @@ class AnalyzeJob:
                 raise
         except KeyboardInterrupt:
             if log:
+                # the file is the truth: the Ctrl-C may have landed between a record's write and its count
+                records = log.records()
+                if self.fmt != "json":
+                    self._write_document(records)
                 saved = sum(1 for r in records if r.get("status") == "ok")
                 print(f"critic: interrupted: {saved} results are saved in {self.out}; run the same command again "
                       "to continue where it stopped", file=sys.stderr)
