@@ -274,6 +274,11 @@ class AnalyzeJob:
         return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(stderr=True))
 
+    def painting_records(self, engine, path: Path, done: set) -> Iterator[AnalysisRecord | None]:
+        """The records `--out` gets for one painting (None for each already in `done`); `critic gallery`
+        analyses through here, so its results file is the one this verb writes."""
+        return (record for record, _ in self._one(engine, path, done))
+
     def _one(self, engine, path: Path, done: set) -> Iterator[tuple[AnalysisRecord | None, Callable | None]]:
         """One record per question about the painting at `path` (None for one already done), each
         with what prints it when answers are printed whole (None when it is printed already).

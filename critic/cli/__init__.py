@@ -15,7 +15,8 @@ from critic import __version__
 from critic.cli.examples import add_examples
 from critic.errors import CriticError
 
-VERBS: tuple[str, ...] = ("analyze", "chat", "facts", "models", "cache", "convert", "train", "annotate", "eval")
+VERBS: tuple[str, ...] = ("analyze", "chat", "gallery", "report", "facts", "models", "cache", "convert", "train",
+                          "annotate", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

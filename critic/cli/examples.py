@@ -50,6 +50,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                  "critic eval vqa --data artquest_test.csv --images SemArt/Images --out artquest.jsonl"),
     "eval classify": ("critic eval classify --data ArtBench-10 --out artbench.jsonl",
                       "critic eval classify --data ArtBench-10 --sample 200 --out artbench.jsonl"),
+    "gallery": ("critic gallery collection/", "critic gallery collection/ --results handout.jsonl",
+                "critic gallery collection/ --model gallerygpt-q4 --max-tokens 256"),
+    "report": ("critic report results.jsonl --html report.html",
+               "critic analyze collection/ --out results.jsonl && critic report results.jsonl --html report.html",
+               "critic report monday.jsonl tuesday.jsonl --html week.html --title 'Week one'"),
     "eval report": ("critic eval report outputs.scores.json", "critic eval report *.scores.json"),
 }
 

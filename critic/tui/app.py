@@ -402,20 +402,25 @@ class ChatApp(App[int]):
         self.copy_to_clipboard(last.answer)
         self.notify("copied the last answer (OSC 52)", timeout=3)
 
-    def action_save(self) -> None:
-        """Save the conversation as Markdown."""
+    def action_save(self, suffix: str = ".md") -> None:
+        """Save the conversation as Markdown, or as an illustrated HTML page when the name ends in .html."""
         conversation = self.conversation
         if conversation is None or not conversation.turns:
             self.notify("nothing to save yet", severity="warning")
             return
         stem = conversation.painting.image.path.stem if conversation.painting else "conversation"
-        default = Path.cwd() / f"{stem}-chat-{conversation.id or 'new'}.md"
+        default = Path.cwd() / f"{stem}-chat-{conversation.id or 'new'}{suffix}"
 
         def chosen(path: Path | None) -> None:
             if path is None:
                 return
             try:
-                write_atomic(path, conversation.markdown())
+                if path.suffix.lower() in (".html", ".htm"):
+                    from critic.report.chat import conversation_html
+
+                    write_atomic(path, conversation_html(conversation))
+                else:
+                    write_atomic(path, conversation.markdown())
             except OSError as err:
                 self.notify_error(f"{path}: could not save ({err.strerror or err})")
                 return
@@ -437,6 +442,8 @@ class ChatApp(App[int]):
                             self.action_copy_answer)
         yield SystemCommand("Save the conversation as Markdown", "Painting, model, settings and every turn",
                             self.action_save)
+        yield SystemCommand("Save the conversation as an HTML page", "The painting, its measured facts and every "
+                            "turn, in one file that needs nothing else", lambda: self.action_save(".html"))
 
     # -- leaving -----------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ class SaveScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-dialog", classes="dialog"):
-            yield Label("Save the conversation as Markdown to:")
+            yield Label("Save the conversation to (.md: Markdown, .html: a page with the painting):")
             yield Input(value=str(self.default), id="save-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

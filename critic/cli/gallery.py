@@ -1,0 +1,69 @@
+"""`critic gallery DIR`: the paintings of a folder as a grid, sorted and filtered by what is measured."""
+
+from __future__ import annotations
+
+import argparse
+
+from critic.cli.options import add_generation_flags
+
+RESULTS_NAME = "critic-results.jsonl"
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "gallery", help="browse a folder of paintings, analyse and compare them",
+        description="A grid of the folder's paintings, each with its palette and value key; beside it the "
+                    "selected painting's measured facts and its analysis. Thumbnails and facts are computed in "
+                    "the background and cached by each file's sha256, so a folder opens at once the second "
+                    "time. Analyses are written to the same JSON lines as `critic analyze DIR --out RESULTS`, "
+                    "and either command continues the other's. Keys: arrows move, a analyses the painting, "
+                    "A every painting shown not analysed yet (Escape stops after the one under way), Enter "
+                    "talks about it in `critic chat` and comes back, s sorts (name, value key, temperature, "
+                    "colourfulness, dominant hue), r reverses, / filters (key=low temperature=warm hue=blue "
+                    "colourfulness>40 lightness<50, or part of a name), m marks a painting and c compares it "
+                    "with the selected one, q quits.",
+    )
+    parser.add_argument("folder", metavar="DIR", help="a folder of paintings (searched recursively)")
+    parser.add_argument("--results", metavar="FILE",
+                        help=f"analyses to show and to add to (default: DIR/{RESULTS_NAME})")
+    add_generation_flags(parser, server=False)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from critic.engine.base import Settings
+    from critic.errors import UsageError
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder (`critic chat {folder}` talks about one painting)"
+                         if folder.is_file() else f"{folder}: no such folder")
+    if args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    if args.temperature < 0:
+        raise UsageError("--temperature cannot be negative")
+    results = Path(args.results) if args.results else folder / RESULTS_NAME
+    if results.is_dir():
+        raise UsageError(f"--results {results} is a folder: give a file name")
+    settings = Settings(args.max_tokens, args.temperature, seed=args.seed)  # as `critic analyze` makes them
+
+    from critic import registry
+    from critic.tui.gallery import GalleryApp, GalleryState  # imports textual-image, which asks the terminal
+
+    def open_engine(keep_new: bool):
+        return lambda: registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads,
+                                            cache=not args.no_cache, keep_new=keep_new)
+
+    state = GalleryState()
+    while True:
+        # A batch keeps no new prefixes (as `critic analyze DIR`); the chat keeps its painting's.
+        outcome = GalleryApp(folder, results, open_engine(False), settings=settings, state=state).run()
+        if outcome is None or outcome.chat is None:
+            return 0
+        from critic.history import History
+        from critic.tui.app import ChatApp
+
+        ChatApp(open_engine(True), outcome.chat, settings=settings, history=History()).run()
+        state = outcome.state

@@ -1,0 +1,7 @@
+"""A folder of paintings at a glance: what `critic gallery` shows, without Textual.
+
+`catalog` finds the pictures and gives each its thumbnail and measured facts, cached on
+disk by the file's sha256; `order` sorts and filters them by those facts; `batch` runs the
+analyses `critic analyze --out` runs, into the same JSON lines. The screen is
+`critic.tui.gallery`.
+"""

@@ -1,0 +1,85 @@
+"""Reports from what critic already keeps: `critic analyze --out` records, or one chat conversation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from critic.engine.base import TurnRecord
+from critic.errors import BadImage
+from critic.facts.measure import Facts, measure
+from critic.gallery.facts_io import facts_from_dict
+from critic.images import LoadedImage, load_image
+from critic.report.page import PaintingReport, Reading, marks_for, render_page
+
+_SHOWN = ("ok", "measured")
+"""Record statuses with text to show; errors are counted, not shown."""
+
+
+def _painting(path: str, sha256: str, records: list[dict]) -> PaintingReport:
+    """Load the picture analysed (checked by sha256) and measure it; fall back on the records' facts."""
+    image = facts = None
+    problem = ""
+    size = None
+    try:
+        loaded = load_image(path)
+        if sha256 and loaded.sha256 != sha256:
+            problem = (f"{path} has changed since it was analysed (its sha256 differs): the picture is left out "
+                       "and the facts are those recorded with the analysis")
+        else:
+            image, size = loaded.image, loaded.original_size
+            facts = measure(loaded.image)
+    except BadImage as err:
+        problem = f"the picture is not shown: {err}"
+    if facts is None:
+        for record in records:
+            try:
+                facts = facts_from_dict(record.get("facts") or {})
+                break
+            except ValueError:
+                continue
+    if size is None:
+        info = records[0].get("image") or {}
+        if info.get("width") and info.get("height"):
+            size = (int(info["width"]), int(info["height"]))
+    readings = [Reading(r.get("question", ""), r.get("analysis") or "", r.get("model") or {},
+                        r.get("settings") or {}, marks_for(r.get("analysis") or "", facts, r.get("flags") or ()),
+                        r.get("note") or "", bool(r.get("partial")), r.get("created"))
+                for r in records]
+    return PaintingReport(Path(path).name, path, sha256, image, facts, readings, problem, size)
+
+
+def from_records(records: Sequence[dict]) -> tuple[list[PaintingReport], int]:
+    """One `PaintingReport` per painting (in the order first seen), and how many failed records were left out."""
+    groups: dict[str, list[dict]] = {}
+    failed = 0
+    for record in records:
+        if not isinstance(record, dict) or record.get("status") not in _SHOWN or not record.get("image"):
+            failed += isinstance(record, dict) and record.get("status") == "error"
+            continue
+        info = record["image"]
+        groups.setdefault(info.get("sha256") or info.get("path", ""), []).append(record)
+    paintings = []
+    for key, group in groups.items():
+        info = group[-1]["image"]
+        paintings.append(_painting(str(info.get("path", "")), str(info.get("sha256", "")), group))
+    return paintings, failed
+
+
+def records_report(records: Sequence[dict], title: str = "Formal analyses", source: str = "") -> tuple[str, int, int]:
+    """The HTML report of `critic analyze --out` records: (html, paintings shown, failed records left out)."""
+    paintings, failed = from_records(records)
+    return render_page(title, paintings, source), len(paintings), failed
+
+
+def conversation_report(image: LoadedImage | None, facts: Facts | None, turns: Sequence[TurnRecord],
+                        model: dict, settings: dict, title: str, note: str = "") -> str:
+    """One chat conversation as an HTML report: the painting, its facts, every turn with its flags."""
+    if image is not None and facts is None:
+        facts = measure(image.image)
+    readings = [Reading(t.question, t.answer, model, {**settings, **({"seed": t.seed} if t.seed is not None else {})},
+                        marks_for(t.answer, facts), partial=t.partial) for t in turns]
+    painting = PaintingReport(image.path.name if image else "no painting", str(image.path) if image else "",
+                              image.sha256 if image else "", image.image if image else None, facts, readings,
+                              "" if image else "the painting was not open", image.original_size if image else None)
+    return render_page(title, [painting], note)

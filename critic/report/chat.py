@@ -1,0 +1,19 @@
+"""A chat conversation as an illustrated HTML page (what ctrl+s writes to a .html name in `critic chat`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from critic.report.build import conversation_report
+
+
+def conversation_html(conversation) -> str:
+    """`conversation` (a `critic.tui.conversation.Conversation`) as one self-contained HTML page."""
+    header = conversation.header()
+    painting = conversation.painting
+    model = {"name": header.model, "quantization": header.quantization, "sha256": header.model_sha256}
+    name = Path(header.image_path).name if header.image_path else "no painting"
+    note = (f"critic chat conversation {header.conversation_id} (`critic chat --resume {header.conversation_id}`)"
+            if header.conversation_id is not None else "critic chat")
+    return conversation_report(painting.image if painting else None, painting.facts if painting else None,
+                               conversation.turns, model, header.settings, f"Conversation about {name}", note)

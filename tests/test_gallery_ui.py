@@ -1,0 +1,277 @@
+"""`critic gallery` on screen: pilot tests and SVG snapshots.
+
+Pictures are generated here; analyses run on the real tiny model (the gate from the chat
+tests holds an answer so "stop" is tested without racing the model). Snapshots use the
+half-block image widget and a fixed cell size, so they do not depend on the terminal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from test_chat_support import GatedEngine, make_painting, wait_until
+from textual_image._terminal import CellSize, get_cell_size
+from textual_image.widget import HalfcellImage
+
+from critic.engine.base import Settings
+from critic.gallery.catalog import GalleryCache
+from critic.store import read_jsonl
+from critic.tui.gallery import CompareScreen, GalleryApp, GalleryExit, GalleryState
+
+SIZE = (120, 40)
+
+
+class GallerySnapshots(SVGImageExtension):
+    """Snapshots kept in tests/snapshots/<test module>/."""
+
+    @classmethod
+    def dirname(cls, *, test_location) -> str:
+        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
+
+
+@pytest.fixture
+def svg_snapshot(snapshot):
+    return snapshot.use_extension(GallerySnapshots)
+
+
+@pytest.fixture
+def fixed_cells(monkeypatch):
+    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)
+
+
+@pytest.fixture
+def art(tmp_path) -> Path:
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for n in range(5):
+        make_painting(folder / f"painting_{n}.png", size=(240 - 16 * n, 160), seed=n)  # six different files
+    from PIL import Image
+
+    Image.new("RGB", (200, 150), (235, 225, 200)).save(folder / "pale.png")  # the one high-key picture
+    return folder
+
+
+def no_engine():
+    from critic.errors import ModelNotFound
+
+    raise ModelNotFound("no model installed: run `critic models add gallerygpt-q4`")
+
+
+def gallery(art: Path, engine_factory=no_engine, **kwargs) -> GalleryApp:
+    return GalleryApp(art, art / "results.jsonl", engine_factory, settings=Settings(max_tokens=4, seed=None),
+                      image_widget=HalfcellImage, **kwargs)
+
+
+async def measured(pilot, app: GalleryApp) -> None:
+    await wait_until(pilot, lambda: app.all_loaded and app.grid.entries and app.grid.selected.loaded, "measured")
+    await pilot.pause()
+
+
+def shown_text(app: GalleryApp, selector: str) -> str:
+    """The plain text a Static shows."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    console = Console(width=100, file=StringIO(), record=True)
+    console.print(app.query_one(selector).content)
+    return console.export_text()
+
+
+def names(app: GalleryApp) -> list[str]:
+    return [e.name for e in app.grid.entries]
+
+
+async def test_opens_at_once_and_measures_in_the_background(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        assert len(app.grid.entries) == 6  # listed before any picture is decoded
+        await measured(pilot, app)
+        assert all(e.facts is not None and e.thumbnail is not None for e in app.entries)
+        assert "6 paintings" in shown_text(app, "#gallery-status")
+        assert "painting_0.png" in shown_text(app, "#detail-title")
+    # a second opening reads everything from the cache
+    again = gallery(art)
+    async with again.run_test(size=SIZE) as pilot:
+        await measured(pilot, again)
+        assert all(e.cached for e in again.entries)
+
+
+async def test_arrows_move_the_selection_and_the_detail_follows(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        columns = app.grid.columns
+        await pilot.press("right")
+        assert app.grid.selected.name == names(app)[1]
+        await pilot.press("down")
+        assert app.grid.index == min(1 + columns, 5)
+        assert app.grid.selected.name in shown_text(app, "#detail-title")
+        await pilot.press("end")
+        assert app.grid.index == 5
+        await pilot.press("home")
+        assert app.grid.index == 0
+
+
+async def test_sort_and_filter_by_measured_facts(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("s")  # value key, dark to light
+        assert app.sort == "key" and names(app)[-1] == "pale.png"
+        await pilot.press("r")
+        assert names(app)[0] == "pale.png"
+        await pilot.press("slash")
+        await pilot.press(*"key=high", "enter")
+        assert names(app) == ["pale.png"]
+        assert "1 of 6 shown" in shown_text(app, "#gallery-status")
+        await pilot.press("slash")
+        await pilot.press("ctrl+u", *"key=dim", "enter")
+        assert app.shown[-1][0] == "error" and "one of low, middle, high" in app.shown[-1][1]
+        assert names(app) == ["pale.png"]  # a filter it cannot read changes nothing
+        await pilot.press("ctrl+u", "enter")
+        assert len(names(app)) == 6
+
+
+async def test_compare_two_paintings_side_by_side(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("c")
+        assert "m marks a painting" in app.shown[-1][1]
+        await pilot.press("m", "end", "c")
+        assert isinstance(app.screen, CompareScreen)
+        assert [e.name for e in app.screen.pair] == ["painting_0.png", "pale.png"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_enter_leaves_for_chat_and_the_gallery_comes_back_where_it_was(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("s", "slash", *"key=low", "enter", "right", "enter")
+    outcome = app.return_value
+    assert isinstance(outcome, GalleryExit)
+    assert outcome.chat == outcome.state.selected and outcome.chat.parent == art
+    assert (outcome.state.sort, outcome.state.filter) == ("key", "key=low")
+
+    back = gallery(art, state=outcome.state)
+    async with back.run_test(size=SIZE) as pilot:
+        await measured(pilot, back)
+        assert back.grid.selected.path == outcome.chat and back.filter == "key=low" and back.sort == "key"
+
+
+def test_the_command_runs_chat_between_two_gallery_screens(art, monkeypatch):
+    """The loop in `critic gallery`: gallery → chat on the painting → gallery in its state → quit."""
+    from critic.cli import main
+    from critic.tui import app as chat_module
+    from critic.tui import gallery as gallery_module
+
+    ran: list[tuple] = []
+    state = GalleryState(art / "pale.png", "hue", True, "key=high")
+
+    def gallery_run(self):
+        ran.append(("gallery", self._initial, self.results))
+        return GalleryExit(art / "pale.png", state) if len(ran) == 1 else None
+
+    def chat_run(self):
+        ran.append(("chat", self.initial_image))
+        return 0
+
+    monkeypatch.setattr(gallery_module.GalleryApp, "run", gallery_run)
+    monkeypatch.setattr(chat_module.ChatApp, "run", chat_run)
+    assert main(["gallery", str(art)]) == 0
+    assert ran == [("gallery", GalleryState(), art / "critic-results.jsonl"), ("chat", art / "pale.png"),
+                   ("gallery", state, art / "critic-results.jsonl")]
+
+
+def test_the_command_refuses_what_is_not_a_folder(art, capsys):
+    from critic.cli import main
+
+    assert main(["gallery", str(art / "missing")]) == 2
+    assert capsys.readouterr().err.strip() == f"critic: error: {art / 'missing'}: no such folder"
+    assert main(["gallery", str(art / "pale.png")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+async def test_analysing_without_a_model_says_how_to_get_one(art):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: not app.analysing, "the batch to end")
+        assert app.shown[-1] == ("error", "no model installed: run `critic models add gallerygpt-q4`")
+        assert not app.query_one("#progress-row").display
+
+
+async def test_analyse_all_writes_the_results_resumes_and_shows_them(art, installed_model):
+    from critic import registry
+
+    engines: list[GatedEngine] = []
+
+    def load():
+        engines.append(GatedEngine(registry.open_engine(None, keep_new=False)))
+        engines[-1].hold()  # the first answer waits at the gate until the batch is stopped
+        return engines[-1]
+
+    results = art / "results.jsonl"
+    app = gallery(art, load)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("A")
+        assert app.query_one("#progress-row").display
+        await wait_until(pilot, lambda: engines and engines[-1].sessions and engines[-1].sessions[0].held, "held")
+        engines[-1].hold_after = None  # later paintings' sessions answer straight through
+        await pilot.press("escape")  # stop: the answer under way is finished and kept, nothing after it
+        await wait_until(pilot, lambda: not app.analysing, "the batch to stop")
+        assert len(read_jsonl(results)) == 1 and app.shown[-1][1].startswith("stopped: 1 analysed")
+        assert not app.query_one("#progress-row").display
+
+        await pilot.press("A")  # the rest, resumed
+        await wait_until(pilot, lambda: not app.analysing, "the batch to end")
+        records = read_jsonl(results)
+        assert sorted(Path(r["image"]["path"]).name for r in records) == sorted(e.name for e in app.entries)
+        assert all(r["status"] == "ok" for r in records)
+        assert app.shown[-1][1].startswith("5 analysed")
+        assert "Analysis · tiny" in shown_text(app, "#detail-analysis")
+        await pilot.press("A")
+        assert app.shown[-1][1] == "every painting shown is analysed already"
+    assert len(engines) == 1 and engines[0].inner is not None
+
+    reopened = gallery(art)  # a new gallery shows what the file holds
+    async with reopened.run_test(size=SIZE) as pilot:
+        await measured(pilot, reopened)
+        assert all(len(e.analyses) == 1 for e in reopened.entries)
+        assert "6 analysed" in shown_text(reopened, "#gallery-status")
+
+
+# -- snapshots --------------------------------------------------------------------------------------
+
+async def test_snapshot_gallery(art, fixed_cells, svg_snapshot):
+    app = gallery(art, cache=GalleryCache(art.parent / "cache"))
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("right")
+        await pilot.pause()
+        assert svg_snapshot == app.export_screenshot()
+
+
+async def test_snapshot_filtered_by_key(art, fixed_cells, svg_snapshot):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("slash", *"key=low", "enter", "m")
+        await pilot.pause()
+        assert svg_snapshot == app.export_screenshot()
+
+
+async def test_snapshot_compare(art, fixed_cells, svg_snapshot):
+    app = gallery(art)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        await pilot.press("m", "end", "c")
+        await pilot.pause()
+        assert svg_snapshot == app.export_screenshot()
