@@ -25,9 +25,10 @@ Decisions:
   tokens in every prompt. With ``legacy: true`` a one-turn prompt (all critic sends, and
   every eval prompt) tokenizes exactly as in training; a later turn of a chat starts with
   ``▁USER`` where training, after ``</s>``, had ``USER`` (measured by verify).
-- **Padding to square.** transformers' ``LlavaImageProcessor`` (4.46+) has ``do_pad``:
-  pad with the mean colour as ``int(mean × 255)``, then resize and crop, exactly LLaVA's
-  ``expand2square``; it is on. SGLang reads ``image_aspect_ratio: pad`` from config.json
+- **Padding to square.** transformers' ``LlavaImageProcessor`` has ``do_pad`` (read in
+  transformers 5.24): pad with the mean colour as ``int(mean × 255)``, then resize and
+  crop, exactly LLaVA's ``expand2square``; it is on. A transformers too old to have that
+  class cannot load the processor. SGLang reads ``image_aspect_ratio: pad`` from config.json
   instead (it defaults to ``anyres`` without it). critic's ``--server`` client pads
   before sending as well (critic/engine/server.py), so a server that does not pad still
   sees the trained square.

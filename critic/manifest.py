@@ -71,6 +71,9 @@ class Manifest:
             patch0 = ModelFile(**files["patch0"]) if files.get("patch0") else None
             return cls(llm=ModelFile(**files["llm"]), mmproj=ModelFile(**files["mmproj"]), patch0=patch0, **data)
         except FileNotFoundError:
+            if (path.parent / "critic-export.json").exists():  # written by `critic convert --to hf`
+                raise BadModelFile(f"{path.parent}: a transformers folder for serving engines (docs/serving.md), "
+                                   "not GGUF files; make those with `critic convert` without --to hf") from None
             raise BadModelFile(f"{path}: no manifest; make the folder with `critic convert`") from None
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
             raise BadModelFile(f"{path}: not a critic manifest ({err.__class__.__name__}: {err})") from None

@@ -242,3 +242,11 @@ def test_export_is_atomic_refuses_an_existing_folder_and_cli_verifies(tiny_dir, 
                  "--json", str(tmp_path / "parity.json")]) == 0
     assert "all thresholds met" in capsys.readouterr().out
     assert json.loads((tmp_path / "parity.json").read_text())["tokens_equal"] is True
+
+
+def test_models_add_explains_an_hf_folder(tiny_hf):
+    from critic import registry
+    from critic.errors import BadModelFile
+
+    with pytest.raises(BadModelFile, match="serving engines"):
+        registry.add_folder(tiny_hf)
