@@ -234,6 +234,13 @@ class History:
             ).fetchall()
         return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
 
+    def about_image(self, image_sha256: str) -> list[int]:
+        """Ids of the conversations about the painting with this sha256, the most recently updated first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id FROM conversations WHERE image_sha256 = ? ORDER BY updated DESC, id DESC",
+                              (image_sha256,)).fetchall()
+        return [int(row[0]) for row in rows]
+
     def move_image(self, conversation_id: int, image_path: str | Path) -> None:
         """Record where a conversation's painting is now (the same file, found elsewhere)."""
         with self._connect() as db:

@@ -135,6 +135,27 @@ async def test_sort_and_filter_by_measured_facts(art):
         assert len(names(app)) == 6
 
 
+async def test_the_latest_chat_about_a_painting_is_shown_beside_it(art):
+    from critic.history import History, SavedTurn
+    from critic.images import file_sha256
+
+    history = History()
+    pale = art / "pale.png"
+    older = history.create(pale, file_sha256(pale), "tiny", "F16")
+    history.add_turn(older, SavedTurn("First?", "An old answer."))
+    latest = history.create(art / "moved-since.png", file_sha256(pale), "tiny", "F16")  # found by sha256
+    history.add_turn(latest, SavedTurn("Is it dark?", "The palette is dominated by blues."))
+    app = gallery(art, history=history)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        assert shown_text(app, "#detail-chat").strip() == ""  # painting_0 was never talked about
+        await pilot.press("end")
+        text = shown_text(app, "#detail-chat")
+        assert f"In chat · conversation {latest} (and 1 more) · `critic chat --resume {latest}`" in text
+        assert "Is it dark?" in text and "dominated by blues" in text
+        assert "Contradicted by the measurements" in text  # a pale, blue-less picture
+
+
 async def test_compare_two_paintings_side_by_side(art):
     app = gallery(art)
     async with app.run_test(size=SIZE) as pilot:

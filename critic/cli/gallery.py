@@ -13,7 +13,7 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "gallery", help="browse a folder of paintings, analyse and compare them",
         description="A grid of the folder's paintings, each with its palette and value key; beside it the "
-                    "selected painting's measured facts and its analysis. Thumbnails and facts are computed in "
+                    "selected painting's measured facts, its analysis and its latest chat answer. Thumbnails and facts are computed in "
                     "the background and cached by each file's sha256, so a folder opens at once the second "
                     "time. Analyses are written to the same JSON lines as `critic analyze DIR --out RESULTS`, "
                     "and either command continues the other's. Keys: arrows move, a analyses the painting, "
@@ -56,14 +56,17 @@ def run(args: argparse.Namespace) -> int:
         return lambda: registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads,
                                             cache=not args.no_cache, keep_new=keep_new)
 
+    from critic.history import History
+
+    history = History()
     state = GalleryState()
     while True:
         # A batch keeps no new prefixes (as `critic analyze DIR`); the chat keeps its painting's.
-        outcome = GalleryApp(folder, results, open_engine(False), settings=settings, state=state).run()
+        outcome = GalleryApp(folder, results, open_engine(False), settings=settings, state=state,
+                             history=history).run()
         if outcome is None or outcome.chat is None:
             return 0
-        from critic.history import History
         from critic.tui.app import ChatApp
 
-        ChatApp(open_engine(True), outcome.chat, settings=settings, history=History()).run()
+        ChatApp(open_engine(True), outcome.chat, settings=settings, history=history).run()
         state = outcome.state

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from critic.gallery.batch import analyses_by_image, analyze_job, run_batch
 from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.order import SORT_LABELS, SORTS, matcher, sort_entries
+from critic.history import History
 from critic.perspectives import DEFAULT_QUESTION
 from critic.tui.gallery_grid import ThumbnailGrid
 from critic.tui.painting import AutoImage
@@ -94,6 +96,15 @@ def analysis_view(entry: Entry):
     return Group(*parts)
 
 
+def chat_view(saved, count: int, facts):
+    """The last answer of the latest chat conversation about a painting, with its contradicted sentences."""
+    turn = saved.turns[-1]
+    others = f" (and {count - 1} more)" if count > 1 else ""
+    heading = Text(f"In chat · conversation {saved.id}{others} · `critic chat --resume {saved.id}`", style="bold")
+    flags = check_analysis(turn.answer, facts) if facts else []
+    return Group(heading, Text(turn.question, style="italic"), render_flags(turn.answer, flags))
+
+
 class CompareScreen(Screen[None]):
     """Two paintings' pictures, palettes and facts side by side; Escape goes back."""
 
@@ -145,7 +156,8 @@ class GalleryApp(App[GalleryExit | None]):
 
     def __init__(self, folder: Path, results: Path, engine_factory: Callable[[], Any], *,
                  settings: Settings | None = None, cache: GalleryCache | None = None,
-                 state: GalleryState | None = None, image_widget: type[Widget] | None = None) -> None:
+                 state: GalleryState | None = None, image_widget: type[Widget] | None = None,
+                 history: History | None = None) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.results = Path(results)
@@ -153,6 +165,7 @@ class GalleryApp(App[GalleryExit | None]):
         self.settings = settings or Settings(seed=None)
         self.cache = cache or GalleryCache()
         self.image_widget = image_widget or AutoImage
+        self.history = history
         self.entries: list[Entry] = []
         self.sort, self.reverse, self.filter = "name", False, ""
         self._initial = state or GalleryState()
@@ -173,6 +186,7 @@ class GalleryApp(App[GalleryExit | None]):
                     yield self.image_widget(id="detail-image")
                 yield Static("", id="detail-facts")
                 yield Static("", id="detail-analysis")
+                yield Static("", id="detail-chat")
         with Horizontal(id="progress-row"):
             yield Label("", id="progress-label")
             yield ProgressBar(id="progress", show_eta=False)
@@ -298,6 +312,20 @@ class GalleryApp(App[GalleryExit | None]):
         else:
             analysis.update("a analyses this painting, A every one shown that is not analysed yet"
                             if entry and entry.facts else "")
+        self.query_one("#detail-chat", Static).update(self._chat_about(entry) or "")
+
+    def _chat_about(self, entry: Entry | None):
+        """The latest chat answer about `entry`'s painting (found by sha256), if the history has one."""
+        if self.history is None or entry is None or entry.sha256 is None:
+            return None
+        try:
+            ids = self.history.about_image(entry.sha256)
+            saved = self.history.get(ids[0]) if ids else None
+        except (CriticError, sqlite3.Error):
+            return None
+        if saved is None or not saved.turns:
+            return None
+        return chat_view(saved, len(ids), entry.facts)
 
     # -- analysing --------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 A `ScrollView` with Textual's line API: each tile is a half-block thumbnail (textual-image's
 half-cell renderable, which every terminal can show), the file name, the measured palette
-strip and a value bar with the key. Kitty and Sixel pictures need a widget each, which a
+strip, and the value histogram with the value key (low, middle or high). Kitty and Sixel pictures need a widget each, which a
 grid of a thousand cannot afford; the detail pane beside the grid shows the selected
 painting with them.
 """
@@ -191,8 +191,8 @@ class ThumbnailGrid(ScrollView, can_focus=True):
         if line == THUMB_ROWS + 1:
             text = palette_strip(entry.facts, width=INNER)
         else:
-            text = value_bar(entry.facts, width=10)
-            text.append(f" {entry.facts.value.key} key"[: INNER - text.cell_len])
+            text = value_bar(entry.facts, width=10)  # and the value key's word: low, middle or high
+            text.append(f" {entry.facts.value.key}"[: INNER - text.cell_len])
         text.truncate(INNER, pad=True)
         return list(text.render(self.app.console))
 
