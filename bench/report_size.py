@@ -56,8 +56,9 @@ def main() -> None:
         source = sum(p.stat().st_size for p in paths)
         what = f"from {folder}" if args.images else f"of {args.side}×{args.side * 3 // 4}, generated"
         print(f"{shown} paintings {what} (files {source / shown / 1e3:.0f} kB each)")
+        rest = (total - pictures) / shown / 1e3
         print(f"report: {total / 1e6:.2f} MB, {total / shown / 1e3:.0f} kB per painting "
-              f"({pictures / shown / 1e3:.0f} kB picture as base64, {(total - pictures) / shown / 1e3:.1f} kB the rest)")
+              f"({pictures / shown / 1e3:.0f} kB picture as base64, {rest:.1f} kB the rest)")
 
 
 if __name__ == "__main__":

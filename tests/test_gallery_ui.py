@@ -216,6 +216,9 @@ def test_the_command_refuses_what_is_not_a_folder(art, capsys):
     assert capsys.readouterr().err.strip() == f"critic: error: {art / 'missing'}: no such folder"
     assert main(["gallery", str(art / "pale.png")]) == 2
     assert "not a folder" in capsys.readouterr().err
+    (art.parent / "empty").mkdir()
+    assert main(["gallery", str(art.parent / "empty")]) == 2
+    assert capsys.readouterr().err.strip() == f"critic: error: no images found in {art.parent / 'empty'}"
 
 
 async def test_analysing_without_a_model_says_how_to_get_one(art):

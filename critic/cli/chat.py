@@ -15,7 +15,7 @@ def register(sub) -> None:
                     "Keys: F2 the overall analysis, F3 then 1-9 one perspective, F4 brief answers on/off, "
                     "Escape stops an answer, ctrl+r regenerates the last answer, ctrl+o opens another painting, "
                     "ctrl+n starts a new conversation, ctrl+y copies the last answer, ctrl+s saves the "
-                    "conversation as Markdown, ctrl+p opens the command palette, ctrl+q quits.",
+                    "conversation as Markdown (or, to a .html name, as a page with the painting and its facts), ctrl+p opens the command palette, ctrl+q quits.",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="the painting (default: pick one in the app)")
     parser.add_argument("--history", action="store_true", help="list saved conversations and exit")

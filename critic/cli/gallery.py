@@ -13,12 +13,12 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "gallery", help="browse a folder of paintings, analyse and compare them",
         description="A grid of the folder's paintings, each with its palette and value key; beside it the "
-                    "selected painting's measured facts, its analysis and its latest chat answer. Thumbnails and facts are computed in "
-                    "the background and cached by each file's sha256, so a folder opens at once the second "
-                    "time. Analyses are written to the same JSON lines as `critic analyze DIR --out RESULTS`, "
-                    "and either command continues the other's. Keys: arrows move, a analyses the painting, "
-                    "A every painting shown not analysed yet (Escape stops after the one under way), Enter "
-                    "talks about it in `critic chat` and comes back, s sorts (name, value key, temperature, "
+                    "selected painting's measured facts, its analysis and its latest chat answer. Thumbnails and "
+                    "facts are computed in the background and cached by each file's sha256, so a folder opens at "
+                    "once the second time. Analyses are written to the same JSON lines as `critic analyze DIR "
+                    "--out RESULTS`, and either command continues the other's. Keys: arrows move, a analyses the "
+                    "painting, A every painting shown not analysed yet (Escape stops after the one under way), "
+                    "Enter talks about it in `critic chat` and comes back, s sorts (name, value key, temperature, "
                     "colourfulness, dominant hue), r reverses, / filters (key=low temperature=warm hue=blue "
                     "colourfulness>40 lightness<50, or part of a name), m marks a painting and c compares it "
                     "with the selected one, q quits.",
@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-tokens must be at least 1")
     if args.temperature < 0:
         raise UsageError("--temperature cannot be negative")
+    from critic.images import iter_image_paths
+
+    if not iter_image_paths([folder]):
+        raise UsageError(f"no images found in {folder}")
     results = Path(args.results) if args.results else folder / RESULTS_NAME
     if results.is_dir():
         raise UsageError(f"--results {results} is a folder: give a file name")

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from PIL import Image

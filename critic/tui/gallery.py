@@ -15,8 +15,9 @@ import os
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable
 
@@ -262,25 +263,43 @@ class GalleryApp(App[GalleryExit | None]):
     def _load_all(self) -> None:
         worker = get_current_worker()
         analyses = analyses_by_image(self.results if self.results.exists() else None)
-        order = list(self.grid.entries) + [e for e in self.entries if e not in set(self.grid.entries)]
         pending: list[Entry] = []
+        submitted: set[int] = set()
         last = time.monotonic()
         # Decoding and measuring let go of the GIL for most of their time, so a few threads share
-        # the work; `map` hands the results back in order, the entries on screen first.
+        # the work. Each next picture is the first not yet loaded from the top of the screen on,
+        # so what the user scrolls to is measured next.
         with ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="gallery-measure") as pool:
+            running: set = set()
             try:
-                for entry in pool.map(self.cache.fill, [e for e in order if not e.loaded]):
-                    if worker.is_cancelled:
-                        return
-                    entry.analyses = list(analyses.get(entry.sha256, [])) if entry.sha256 else []
-                    pending.append(entry)
+                while True:
+                    while len(running) < LOAD_THREADS and (entry := self._next_to_load(submitted)) is not None:
+                        submitted.add(id(entry))
+                        running.add(pool.submit(self.cache.fill, entry))
+                    if not running or worker.is_cancelled:
+                        break
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        entry = future.result()
+                        entry.analyses = list(analyses.get(entry.sha256, [])) if entry.sha256 else []
+                        pending.append(entry)
                     if time.monotonic() - last >= BATCH_SECONDS:
                         if not self._to_ui(self._loaded, pending):
                             return
                         pending, last = [], time.monotonic()
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
-        self._to_ui(self._loaded, pending)
+        if not worker.is_cancelled:
+            self._to_ui(self._loaded, pending)
+
+    def _next_to_load(self, submitted: set[int]) -> Entry | None:
+        """The next picture to measure: on screen first, then below it, then the rest (read from the worker)."""
+        grid = self.grid
+        shown, start = list(grid.entries), grid.first_visible()
+        for entry in chain(shown[start:], shown[:start], self.entries):
+            if id(entry) not in submitted and not entry.loaded:
+                return entry
+        return None
 
     def _loaded(self, entries: list[Entry]) -> None:
         if self.sort != "name" or self.filter:

@@ -2,9 +2,9 @@
 
 A `ScrollView` with Textual's line API: each tile is a half-block thumbnail (textual-image's
 half-cell renderable, which every terminal can show), the file name, the measured palette
-strip, and the value histogram with the value key (low, middle or high). Kitty and Sixel pictures need a widget each, which a
-grid of a thousand cannot afford; the detail pane beside the grid shows the selected
-painting with them.
+strip, and the value histogram with the value key (low, middle or high). Kitty and Sixel
+pictures need a widget each, which a grid of a thousand cannot afford; the detail pane
+beside the grid shows the selected painting with them.
 """
 
 from __future__ import annotations
@@ -77,11 +77,13 @@ class ThumbnailGrid(ScrollView, can_focus=True):
 
     def show(self, entries: list[Entry], keep: Entry | None = None) -> None:
         """Show `entries` in this order, keeping `keep` (default: the current one) selected where present."""
-        keep = keep or self.selected
+        before = self.selected
+        keep = keep or before
         self.entries = entries
         self.index = next((i for i, e in enumerate(entries) if e is keep), 0)
         self._layout()
-        self.post_message(self.Selected(self.selected))
+        if self.selected is not before or before is None:
+            self.post_message(self.Selected(self.selected))
 
     def updated(self, entries: list[Entry]) -> None:
         """These entries were loaded: draw them again where they are on screen (most are not, in a big folder)."""
@@ -89,12 +91,16 @@ class ThumbnailGrid(ScrollView, can_focus=True):
         for entry in entries:
             self._tiles.pop(id(entry), None)
         first, last = self._visible_rows()
-        rows = {i // self.columns for i in range(first * self.columns, min(len(self.entries), (last + 1) * self.columns))
-                if id(self.entries[i]) in changed}
+        on_screen = range(first * self.columns, min(len(self.entries), (last + 1) * self.columns))
+        rows = {i // self.columns for i in on_screen if id(self.entries[i]) in changed}
         for row in rows:
             self._forget_row(row)
         if rows:
             self.refresh()
+
+    def first_visible(self) -> int:
+        """The index of the first entry on screen."""
+        return min(len(self.entries), self._visible_rows()[0] * self.columns)
 
     def _visible_rows(self) -> tuple[int, int]:
         top = int(self.scroll_y) // TILE_HEIGHT
