@@ -70,7 +70,8 @@ class ServerEngine:
         import openai
 
         try:
-            models = self.client.models.list().data
+            # a wrong URL or a server that is down should say so at once, not after the batch's retries
+            models = self.client.with_options(max_retries=1).models.list().data
         except openai.APIError as err:
             raise ServerError(f"{self.url}: cannot list models ({err.__class__.__name__}); is the server up?") from None
         if not models:
