@@ -168,9 +168,9 @@ def test_a_request_past_the_timeout_is_sent_again(tmp_path, server):
 
     paths = paintings(tmp_path / "in", 6)
     items = read_analysis_refs(refs_file(tmp_path / "in", paths))
-    server.script("", Slow(5.0), Slow(5.0))
+    server.script("", Slow(8.0), Slow(8.0))
     out = tmp_path / "o.jsonl"
-    summary = generate(items, _answerer(server.url, timeout=0.5), out, tmp_path / "in", progress=False, parallel=3)
+    summary = generate(items, _answerer(server.url, timeout=2.0), out, tmp_path / "in", progress=False, parallel=3)
     assert (summary.answered, summary.errors) == (6, 0)
     assert [e.behaviour for e in server.log].count("Slow") == 2 and len(server.log) == 8
     records = read_jsonl(out)
