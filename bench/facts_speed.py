@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from critic.facts import measure  # noqa: E402
-from critic.facts.measure import WORK_SIDE  # noqa: E402
+from critic.facts.working import WORK_SIDE  # noqa: E402
 from critic.images import load_image  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "paintings" / "starry_night_van_gogh_1889.jpg"

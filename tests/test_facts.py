@@ -17,7 +17,7 @@ from rich.console import Console
 import critic.facts as facts_package
 from critic.cli import main
 from critic.facts import check_analysis, facts_paragraph, grounding_summary, measure
-from critic.facts.measure import ColourFacts, Composition, Lines, Palette, Swatch, Value
+from critic.facts.records import ColourFacts, Composition, Lines, Palette, Swatch, Value
 from critic.facts.render import palette_strip, render_facts, render_flags, value_bar
 from painted import PICTURES
 

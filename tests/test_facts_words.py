@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from critic.facts import facts_paragraph, measure
-from critic.facts.measure import Accent, colourfulness_label
+from critic.facts.colour import colourfulness_label
+from critic.facts.records import Accent
 from painted import PICTURES
 
 

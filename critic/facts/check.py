@@ -29,14 +29,14 @@ FLAG_DOMINANT_OF_LARGEST = 0.25
 # no viewer would call anything else: core coverage (the strict rule) of at least
 # FLAG_ABSENT_HUE_ABOVE — 0.3% of the canvas is a small boat in a seascape, about 230 pixels
 # at the 320-pixel working size, far more than a photograph's stray pixels reach — or by a
-# vivid accent of it (`critic.facts.measure.ACCENT_*`). Black, white and grey have no vivid
+# vivid accent of it (`critic.facts.palette.ACCENT_*`). Black, white and grey have no vivid
 # form, so they need FLAG_ABSENT_NEUTRAL_ABOVE of the canvas.
 FLAG_ABSENT_HUE_ABOVE = 0.003
 FLAG_ABSENT_NEUTRAL_ABOVE = 0.05
 # "Greyscale"/"colourless" is flagged when the most vivid tenth of the canvas reaches this C*.
 FLAG_COLOURLESS_VIVID = 36.0
 # "Dark overall" / "low-key" is flagged when the picture is high-key (mean L* above 60, see
-# `critic.facts.measure.HIGH_KEY_ABOVE`) and its value distribution sits clearly on the light
+# `critic.facts.value.HIGH_KEY_ABOVE`) and its value distribution sits clearly on the light
 # side: median L* above FLAG_DARK_MEDIAN_ABOVE with less than FLAG_OTHER_SIDE_BELOW of the canvas
 # darker than L* 40. "Light overall" / "high-key" mirrors it: low-key, median below 40, under a quarter
 # of the canvas lighter than L* 60. A dark room with one lit face (9% light) is still dark; a

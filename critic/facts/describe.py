@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from critic.facts.measure import NEAR_ANCHOR, Facts
+from critic.facts.composition import NEAR_ANCHOR
+from critic.facts.records import Facts
 
 MEASURED_LABEL = "Measured from the image, not written by a model"
 

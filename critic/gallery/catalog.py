@@ -23,7 +23,8 @@ from pathlib import Path
 from PIL import Image
 
 from critic.errors import BadImage
-from critic.facts.measure import WORK_SIDE, Facts, measure
+from critic.facts.measure import MEASURING_MODULES, Facts, measure
+from critic.facts.working import WORK_SIDE
 from critic.gallery.facts_io import facts_from_dict
 from critic.images import file_sha256, iter_image_paths, load_image
 from critic.paths import data_dir
@@ -39,7 +40,7 @@ def measure_version() -> str:
     import importlib
 
     digest = hashlib.sha256()
-    for name in ("critic.facts.measure", "critic.facts.colour_names", "critic.facts.colour_space"):
+    for name in MEASURING_MODULES:
         digest.update(Path(importlib.import_module(name).__file__).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from critic.facts.colour_names import FAMILIES
-from critic.facts.measure import MIN_CHROMA_FOR_HUE, Facts
+from critic.facts.colour import MIN_CHROMA_FOR_HUE
+from critic.facts.records import Facts
 from critic.gallery.catalog import Entry
 
 SORTS: tuple[str, ...] = ("name", "key", "temperature", "colourfulness", "hue")

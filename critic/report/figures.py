@@ -14,7 +14,8 @@ from io import BytesIO
 
 from PIL import Image
 
-from critic.facts.measure import FOCAL_STRENGTH, FOCAL_WINDOW, Facts
+from critic.facts.composition import FOCAL_STRENGTH, FOCAL_WINDOW
+from critic.facts.records import Facts
 
 REPORT_SIDE = 800
 """Longest side of a painting embedded in a report: sharp on a laptop screen, ~100 kB as JPEG."""
