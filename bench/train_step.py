@@ -29,9 +29,9 @@ def build(args, device, dtype):
     import torch
     from transformers import LlavaForConditionalGeneration
 
-    from convert.checkpoint import LlmHparams, VisionHparams
-    from convert.reference import llava_config
     from critic.images import CLIP_MEAN, CLIP_STD
+    from llava.checkpoint import LlmHparams, VisionHparams
+    from llava.hf_config import llava_config
     from train.model import LlavaTrainer, _empty_init, attach_lora, enable_checkpointing
 
     llm = LlmHparams(vocab=args.vocab, hidden=args.hidden, ffn=args.ffn, layers=args.layers, heads=args.heads,

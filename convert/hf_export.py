@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from convert.checkpoint import Checkpoint, iter_llm_names
+from convert.checkpoint import iter_llm_names
 from convert.gguf_stream import row_blocks
 from convert.lora import Lora
 from critic.errors import BadCheckpoint
 from critic.prompt import PROMPT_FORMAT
+from llava.checkpoint import Checkpoint
 
 SHARD_BYTES = 512 << 20
 DTYPES = ("float32", "bfloat16", "float16")

@@ -39,8 +39,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from convert.checkpoint import Checkpoint
 from critic.prompt import SYSTEM
+from llava.checkpoint import Checkpoint
 
 IMAGE_TOKEN = "<image>"
 HF_CHAT_TEMPLATE = (

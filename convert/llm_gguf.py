@@ -8,11 +8,12 @@ from typing import Iterator
 
 import numpy as np
 
-from convert.checkpoint import Checkpoint, iter_llm_names
+from convert.checkpoint import iter_llm_names
 from convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
 from convert.lora import Lora
 from critic.errors import BadCheckpoint
 from critic.prompt import CHAT_TEMPLATE, LEGACY_KEY
+from llava.checkpoint import Checkpoint
 
 
 def permute_qk(weight, heads: int):

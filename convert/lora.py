@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convert.checkpoint import Checkpoint, TensorRef, canonical, load_torch_pickle, read_json
 from critic.errors import BadCheckpoint
+from llava.checkpoint import Checkpoint, canonical
+from llava.tensors import TensorRef, load_torch_pickle, read_json
 
 PEFT_PREFIX = "base_model.model."
 

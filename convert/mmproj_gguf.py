@@ -27,9 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
-from convert.checkpoint import Checkpoint
 from convert.gguf_stream import PlannedTensor, Progress, write_gguf
 from critic.errors import BadCheckpoint
+from llava.checkpoint import Checkpoint
 
 LAYOUTS = ("exact", "rotated", "stock")
 DEFAULT_LAYOUT = "exact"

@@ -15,10 +15,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from convert.checkpoint import open_checkpoint
 from convert.hf_export import DTYPES, write_hf, write_manifest
-from convert.lora import open_lora
 from convert.llm_gguf import write_llm
+from convert.lora import open_lora
 from convert.mmproj_gguf import DEFAULT_LAYOUT, LAYOUTS, write_mmproj
 from convert.quantize import LLM_TYPES, MMPROJ_TYPES, quantize
 from critic import __version__
@@ -26,6 +25,7 @@ from critic.errors import UsageError
 from critic.images import file_sha256
 from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
 from critic.store import partial_dir
+from llava.checkpoint import open_checkpoint
 
 TARGETS = ("gguf", "hf")
 

@@ -1,39 +1,18 @@
 """The transformers reference: a checkpoint loaded into `LlavaForConditionalGeneration`.
 
 Used by `critic convert verify` (the parity it proves is against this model, with the LoRA
-merged by peft, independently of convert/'s own streaming merge) and by train/ as the
-model it fine-tunes. Both layouts load through convert/'s checkpoint reader, so there is
-one definition of which tensor is which.
+merged by peft, independently of convert/'s own streaming merge). Both layouts load
+through `llava.checkpoint` into the config of `llava.hf_config`, the same reader and config
+train/ fine-tunes with, so there is one definition of which tensor is which.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from convert.checkpoint import Checkpoint, canonical, open_checkpoint
 from convert.lora import Lora, open_lora
-
-
-def llava_config(ckpt: Checkpoint):
-    """A transformers LlavaConfig with the checkpoint's shapes."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
-
-    t, v = ckpt.llm, ckpt.vision
-    text = LlamaConfig(
-        vocab_size=t.vocab, hidden_size=t.hidden, intermediate_size=t.ffn, num_hidden_layers=t.layers,
-        num_attention_heads=t.heads, num_key_value_heads=t.kv_heads, rms_norm_eps=t.rms_eps,
-        rope_theta=t.rope_theta, max_position_embeddings=t.context, bos_token_id=1, eos_token_id=2,
-        tie_word_embeddings=False,
-    )
-    vision = CLIPVisionConfig(
-        hidden_size=v.hidden, intermediate_size=v.ffn, num_hidden_layers=v.layers, num_attention_heads=v.heads,
-        image_size=v.image_size, patch_size=v.patch_size, hidden_act=v.act, layer_norm_eps=v.eps,
-        projection_dim=v.hidden,
-    )
-    # image_token_index is never looked up: callers splice image features themselves.
-    return LlavaConfig(text_config=text, vision_config=vision, vision_feature_layer=v.select_layer,
-                       vision_feature_select_strategy="default", projector_hidden_act="gelu",
-                       image_token_index=t.vocab, tie_word_embeddings=False)
+from llava.checkpoint import canonical, open_checkpoint
+from llava.hf_config import llava_config
 
 
 def load_reference(base: str | Path, vision_tower: str | Path | None = None, lora: str | Path | None = None,

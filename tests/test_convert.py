@@ -9,7 +9,6 @@ import sys
 import pytest
 import torch
 
-from convert.checkpoint import open_checkpoint
 from convert.lora import open_lora
 from convert.pipeline import ConvertConfig, convert
 from convert.reference import load_reference
@@ -17,6 +16,7 @@ from convert.verify import verify
 from critic.errors import BadCheckpoint, BadModelFile, UsageError
 from critic.gguf_check import check_pair, read_header
 from critic.manifest import Manifest
+from llava.checkpoint import open_checkpoint
 
 
 def _convert(tiny_dir, out, **kw):

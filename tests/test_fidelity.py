@@ -15,7 +15,6 @@ import pytest
 import torch
 from PIL import Image
 
-from convert.checkpoint import open_checkpoint
 from convert.lora import open_lora
 from convert.pipeline import ConvertConfig, convert
 from convert.verify import verify
@@ -24,6 +23,7 @@ from critic.engine.llama import LlamaEngine
 from critic.errors import BadCheckpoint
 from critic.images import model_input
 from critic.prompt import CHAT_TEMPLATE, SYSTEM, Turn, layout_tokens
+from llava.checkpoint import open_checkpoint
 from conftest import SHARED_PAINTINGS
 from llava_upstream import (
     IMAGE_TOKEN_INDEX,

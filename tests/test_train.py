@@ -81,8 +81,9 @@ def test_loss_falls(trained):
 def test_output_is_the_lora_layout_convert_reads(trained, tiny_dir):
     from safetensors.torch import load_file
 
-    from convert.checkpoint import load_torch_pickle, open_checkpoint
     from convert.lora import open_lora
+    from llava.checkpoint import open_checkpoint
+    from llava.tensors import load_torch_pickle
 
     out = Path(trained.out)
     config = json.loads((out / "adapter_config.json").read_text())
@@ -220,9 +221,9 @@ def test_a_transformers_native_base_trains_the_same(tiny_dir, data, tmp_path):
     """The same weights saved as a LlavaForConditionalGeneration folder: same losses, an adapter convert reads for it."""
     import shutil
 
-    from convert.checkpoint import open_checkpoint
     from convert.lora import open_lora
     from convert.reference import load_reference
+    from llava.checkpoint import open_checkpoint
 
     native = tmp_path / "native"
     model, _ = load_reference(tiny_dir / "base", tiny_dir / "vision-tower")

@@ -38,7 +38,7 @@ def encode(record: int, image: Path, turns: Sequence[Turn], tokenize: Tokenize, 
            image_tokens: int, max_length: int, legacy: bool = False) -> Example | None:
     """The sample for one conversation, cut to `max_length`; None if no answer token is left.
 
-    `legacy` is the base tokenizer's setting (`convert.checkpoint.tokenizer_legacy`).
+    `legacy` is the base tokenizer's setting (`llava.checkpoint.tokenizer_legacy`).
     """
     layout = layout_tokens(tokenize, bos_id, eos_id, turns, legacy=legacy)
     labels = [IGNORE] * len(layout.after)

@@ -203,7 +203,7 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     import torch
     from torch.utils.data import DataLoader
 
-    from convert.checkpoint import open_checkpoint
+    from llava.checkpoint import open_checkpoint
     from train.batch import Collate, Pixels, SampleSet
     from train.model import (
         ADAPTER_CONFIG,
