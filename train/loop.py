@@ -201,21 +201,48 @@ def _scheduler(config: TrainConfig, optimizer, total: int):
 def train(config: TrainConfig, resume: bool = False, show_progress: bool = True) -> RunResult:
     """Run (or resume) one training; return where the adapter is."""
     import torch
-    from torch.utils.data import DataLoader
 
     from llava.checkpoint import open_checkpoint
-    from train.batch import Collate, Pixels, SampleSet
-    from train.model import (
-        ADAPTER_CONFIG,
-        LlavaTrainer,
-        adapter_config,
-        attach_lora,
-        enable_checkpointing,
-        image_token_count,
-        load_llava,
-        read_adapter,
-        write_adapter,
-    )
+    from train.model import ADAPTER_CONFIG, image_token_count, read_adapter, write_adapter
+
+    accelerator, out = _open_run(config, resume)
+    main = accelerator.is_main_process
+    ckpt = open_checkpoint(config.base, config.vision_tower)
+    image_tokens = image_token_count(ckpt)
+    dataset, schedule, latest = _read_data(config, out, resume, ckpt, image_tokens, accelerator)
+    total = schedule.total_steps
+    start = 0
+    lora_config, base_config = _adapter_settings(config, ckpt)
+    if latest is not None:
+        state = checkpoints.TrainerState.read(latest[1])
+        if state.finished or state.step >= total:
+            if main and not (out / ADAPTER_CONFIG).exists():  # killed between the last checkpoint and the export
+                write_adapter(out, read_adapter(latest[1]), lora_config, base_config)
+            return RunResult(out, state.step, state.step, dataset.report)
+
+    torch.manual_seed(config.seed)
+    module, optimizer, scheduler, ckpt = _build_model(config, ckpt, accelerator, total)
+    if latest is not None:
+        start = _restore(accelerator, module, latest)
+    logger = _open_log(out, start, main)
+    if config.report_to:
+        accelerator.init_trackers("critic-train", config={k: str(v) if isinstance(v, list) else v
+                                                          for k, v in asdict(config).items()})
+    loader = _loader(config, dataset, ckpt, schedule, start, image_tokens, accelerator)
+    saver = _Saver(out, accelerator, module, lora_config, base_config, total, dataset.data_sha256,
+                   config.keep_checkpoints)
+    progress = _Progress(show_progress and main, start, total, config.batch_size)
+    with progress:
+        _take_steps(config, schedule, start, accelerator, module, optimizer, scheduler, loader, saver, logger,
+                    progress)
+    if config.report_to:
+        accelerator.end_training()
+    return RunResult(out, total, start, dataset.report)
+
+
+def _open_run(config: TrainConfig, resume: bool) -> tuple[object, Path]:
+    """(accelerator, out folder): the config checked, the folder claimed and cleared of half-written checkpoints."""
+    import torch
 
     check_config(config)
     if config.deepspeed:
@@ -224,14 +251,20 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
         raise UsageError("bf16 training needs a CUDA GPU; on a CPU add --no-bf16 (fp32)")
     out = Path(config.out)
     accelerator = _make_accelerator(config, out)
-    main = accelerator.is_main_process
-    if main:
+    if accelerator.is_main_process:
         _prepare_out(out, config, resume)
         checkpoints.clear_partial(out)
     accelerator.wait_for_everyone()
+    return accelerator, out
 
-    ckpt = open_checkpoint(config.base, config.vision_tower)
-    image_tokens = image_token_count(ckpt)
+
+def _read_data(config: TrainConfig, out: Path, resume: bool, ckpt, image_tokens: int,
+               accelerator) -> tuple[Dataset, Schedule, tuple[int, Path] | None]:
+    """(dataset, schedule, latest checkpoint or None): a resumed run reuses the records it began with.
+
+    A new run saves its data report and the index of the records it uses; a resumed one reads
+    the index back (refusing a changed data file) so the same samples come in the same order.
+    """
     tokenizer = hf_tokenizer(config.base)
     latest = checkpoints.latest_checkpoint(out) if resume else None
     index_path = out / DATA_INDEX
@@ -248,25 +281,36 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     problem = schedule.check()
     if problem:
         raise UsageError(f"{problem}: lower --batch-size or --micro-batch-size")
-    if main and index is None:
+    if accelerator.is_main_process and index is None:
         write_atomic(out / DATA_REPORT, json.dumps(asdict(dataset.report), indent=2) + "\n")
         write_atomic(index_path, json.dumps({"data_sha256": dataset.data_sha256,
                                              "records": [e.record for e in dataset.examples]}) + "\n")
     elif index is not None and (out / DATA_REPORT).exists():
         dataset.report = ScanReport(**json.loads((out / DATA_REPORT).read_text()))
-    total = schedule.total_steps
-    start = 0
+    return dataset, schedule, latest
+
+
+def _adapter_settings(config: TrainConfig, ckpt) -> tuple[dict, Path | None]:
+    """(adapter_config.json's content, the base's config.json to copy beside the adapter, or None)."""
+    from train.model import adapter_config
+
     base_config = Path(config.base) / "config.json" if ckpt.layout == "llava" else None
     lora_config = adapter_config(config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets,
                                  str(Path(config.base).resolve()))
-    if latest is not None:
-        state = checkpoints.TrainerState.read(latest[1])
-        if state.finished or state.step >= total:
-            if main and not (out / ADAPTER_CONFIG).exists():  # killed between the last checkpoint and the export
-                write_adapter(out, read_adapter(latest[1]), lora_config, base_config)
-            return RunResult(out, state.step, state.step, dataset.report)
+    return lora_config, base_config
 
-    torch.manual_seed(config.seed)
+
+def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
+    """(module, optimizer, scheduler, checkpoint): the base with LoRA, prepared by accelerate.
+
+    LoRA and the projector get their own learning rates; only the trainable tensors are
+    saved in a checkpoint (in its adapter files), so accelerate's own model save and load
+    are emptied by hooks.
+    """
+    import torch
+
+    from train.model import LlavaTrainer, attach_lora, enable_checkpointing, load_llava
+
     dtype = torch.bfloat16 if config.bf16 else torch.float32
     llava, ckpt = load_llava(ckpt, dtype=dtype)
     attach_lora(llava, config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets,
@@ -283,97 +327,146 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     scheduler = _scheduler(config, optimizer, total)
     module, optimizer = accelerator.prepare(module, optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    deepspeed = _is_deepspeed(accelerator)
     # accelerate would save and reload the whole model's weights; only the trainable ones
     # change, and they are in the checkpoint's adapter files (DeepSpeed saves its own).
     accelerator.register_save_state_pre_hook(lambda models, weights, folder: weights.clear())
     accelerator.register_load_state_pre_hook(lambda models, folder: models.clear())
+    return module, optimizer, scheduler, ckpt
 
+
+def _restore(accelerator, module, latest: tuple[int, Path]) -> int:
+    """Load the latest checkpoint's trainable tensors and accelerate state; return its step."""
+    from train.model import read_adapter
+
+    step, folder = latest
+    deepspeed = _is_deepspeed(accelerator)
+    if not deepspeed:
+        _load_trainable(accelerator.unwrap_model(module), read_adapter(folder), folder)
+    kwargs = {"load_module_strict": False} if deepspeed else {}
+    accelerator.load_state(str(folder / checkpoints.STATE_DIR), **kwargs)
+    return step
+
+
+def _open_log(out: Path, start: int, main: bool) -> JsonlLog | None:
+    """The training log on the main process, cut back to the steps up to `start` (those after it are redone)."""
     log = out / LOG_NAME
-    if latest is not None:
-        start = latest[0]
-        if not deepspeed:
-            _load_trainable(accelerator.unwrap_model(module), read_adapter(latest[1]), latest[1])
-        kwargs = {"load_module_strict": False} if deepspeed else {}
-        accelerator.load_state(str(latest[1] / checkpoints.STATE_DIR), **kwargs)
-    if main:
-        kept = [r for r in read_jsonl(log) if r.get("step", 0) <= start]
-        write_atomic(log, "".join(json.dumps(r) + "\n" for r in kept))
-    logger = JsonlLog(log) if main else None
-    if config.report_to:
-        accelerator.init_trackers("critic-train", config={k: str(v) if isinstance(v, list) else v
-                                                          for k, v in asdict(config).items()})
+    if not main:
+        return None
+    kept = [r for r in read_jsonl(log) if r.get("step", 0) <= start]
+    write_atomic(log, "".join(json.dumps(r) + "\n" for r in kept))
+    return JsonlLog(log)
 
-    loader = DataLoader(SampleSet(dataset.examples, Pixels(ckpt.vision.image_size, ckpt.vision.mean, ckpt.vision.std,
-                                                     ckpt.preprocess)),
-                        batch_sampler=StepBatches(schedule, start, accelerator.process_index),
-                        collate_fn=Collate(image_tokens), num_workers=config.num_workers,
-                        # its own generator: the workers' seed must not be drawn from the global RNG,
-                        # whose state (LoRA dropout) a resumed run restores from the checkpoint.
-                        generator=torch.Generator().manual_seed(config.seed))
-    def save(step: int, finished: bool) -> None:
+
+def _loader(config: TrainConfig, dataset: Dataset, ckpt, schedule: Schedule, start: int, image_tokens: int,
+            accelerator):
+    """This process's batches from step `start` on, in the schedule's order."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from train.batch import Collate, Pixels, SampleSet
+
+    pixels = Pixels(ckpt.vision.image_size, ckpt.vision.mean, ckpt.vision.std, ckpt.preprocess)
+    return DataLoader(SampleSet(dataset.examples, pixels),
+                      batch_sampler=StepBatches(schedule, start, accelerator.process_index),
+                      collate_fn=Collate(image_tokens), num_workers=config.num_workers,
+                      # its own generator: the workers' seed must not be drawn from the global RNG,
+                      # whose state (LoRA dropout) a resumed run restores from the checkpoint.
+                      generator=torch.Generator().manual_seed(config.seed))
+
+
+@dataclass
+class _Saver:
+    """Writes a checkpoint of the run, every rank taking part; the last one also writes the adapter into `out`."""
+
+    out: Path
+    accelerator: object
+    module: object
+    lora_config: dict
+    base_config: Path | None
+    total: int
+    data_sha256: str
+    keep: int
+
+    def save(self, step: int, finished: bool) -> None:
+        """Checkpoint `step` in a partial folder, published (and old ones pruned) once whole."""
+        from train.model import write_adapter
+
+        accelerator, out = self.accelerator, self.out
+        main = accelerator.is_main_process
+        deepspeed = _is_deepspeed(accelerator)
         part = checkpoints.part_dir(out, step)
         if main:
             part.mkdir(parents=True, exist_ok=True)
         accelerator.wait_for_everyone()
-        state = trainable_state(accelerator, module)
+        state = trainable_state(accelerator, self.module)
         if main:
-            write_adapter(part, state, lora_config, base_config)
+            write_adapter(part, state, self.lora_config, self.base_config)
         accelerator.save_state(str(part / checkpoints.STATE_DIR),
                                **({"exclude_frozen_parameters": True} if deepspeed else {}))
         accelerator.wait_for_everyone()
         if main:
-            checkpoints.TrainerState(step, total, dataset.data_sha256, finished).write(part)
+            checkpoints.TrainerState(step, self.total, self.data_sha256, finished).write(part)
             checkpoints.publish(out, step)
-            checkpoints.prune(out, config.keep_checkpoints)
+            checkpoints.prune(out, self.keep)
             if finished:
-                write_adapter(out, state, lora_config, base_config)
-                checkpoints.TrainerState(step, total, dataset.data_sha256, True).write(out)
+                write_adapter(out, state, self.lora_config, self.base_config)
+                checkpoints.TrainerState(step, self.total, self.data_sha256, True).write(out)
         accelerator.wait_for_everyone()
 
-    progress = _Progress(show_progress and main, start, total, config.batch_size)
+
+def _take_steps(config: TrainConfig, schedule: Schedule, start: int, accelerator, module, optimizer, scheduler,
+                loader, saver: _Saver, logger: JsonlLog | None, progress: "_Progress") -> None:
+    """The steps from `start` to the end: logged every `log_every`, checkpointed every `save_every`."""
+    import torch
+
+    total = schedule.total_steps
     kill_after = int(os.environ.get(KILL_AFTER_STEP, "0") or 0)
     module.train()
     batches = iter(loader)
     window: list = []
-    with progress:
-        for step in range(start, total):
-            started = time.perf_counter()
-            micro_losses = []
-            grad_norm = None
-            lr = scheduler.get_last_lr()[0]
-            for _ in range(schedule.accumulation):
-                batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
-                with accelerator.accumulate(module):
-                    loss = module(**batch)
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and config.max_grad_norm > 0:
-                        grad_norm = accelerator.clip_grad_norm_(
-                            [p for p in module.parameters() if p.requires_grad], config.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                micro_losses.append(loss.detach())
-            scheduler.step()
-            window.append(torch.stack(micro_losses).mean())
-            done = step + 1
-            if done % config.log_every == 0 or done == total:
-                mean = accelerator.reduce(torch.stack(window).mean(), reduction="mean").item()
-                record = {"step": done, "loss": round(mean, 6), "lr": lr, "epoch": round(done / schedule.steps_per_epoch, 4),
-                          "grad_norm": None if grad_norm is None else round(float(grad_norm), 6),
-                          "samples_per_s": round(config.batch_size / (time.perf_counter() - started), 3)}
-                window = []
-                if logger is not None:
-                    logger.append(record)
-                accelerator.log({k: v for k, v in record.items() if v is not None and k != "step"}, step=done)
-                progress.log(record)
-            progress.advance(done)
-            if done % config.save_every == 0 or done == total:
-                save(done, finished=done == total)
-            if kill_after and done == kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
-    if config.report_to:
-        accelerator.end_training()
-    return RunResult(out, total, start, dataset.report)
+    for step in range(start, total):
+        started = time.perf_counter()
+        lr = scheduler.get_last_lr()[0]
+        loss, grad_norm = _optimizer_step(accelerator, module, optimizer, batches, schedule.accumulation,
+                                          config.max_grad_norm)
+        scheduler.step()
+        window.append(loss)
+        done = step + 1
+        if done % config.log_every == 0 or done == total:
+            mean = accelerator.reduce(torch.stack(window).mean(), reduction="mean").item()
+            record = {"step": done, "loss": round(mean, 6), "lr": lr, "epoch": round(done / schedule.steps_per_epoch, 4),
+                      "grad_norm": None if grad_norm is None else round(float(grad_norm), 6),
+                      "samples_per_s": round(config.batch_size / (time.perf_counter() - started), 3)}
+            window = []
+            if logger is not None:
+                logger.append(record)
+            accelerator.log({k: v for k, v in record.items() if v is not None and k != "step"}, step=done)
+            progress.log(record)
+        progress.advance(done)
+        if done % config.save_every == 0 or done == total:
+            saver.save(done, finished=done == total)
+        if kill_after and done == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _optimizer_step(accelerator, module, optimizer, batches, accumulation: int, max_grad_norm: float):
+    """One optimizer step over `accumulation` micro-batches: (their mean loss, the gradient norm or None)."""
+    import torch
+
+    micro_losses = []
+    grad_norm = None
+    for _ in range(accumulation):
+        batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
+        with accelerator.accumulate(module):
+            loss = module(**batch)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and max_grad_norm > 0:
+                grad_norm = accelerator.clip_grad_norm_(
+                    [p for p in module.parameters() if p.requires_grad], max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        micro_losses.append(loss.detach())
+    return torch.stack(micro_losses).mean(), grad_norm
 
 
 class _Progress:
