@@ -1,14 +1,13 @@
-"""A whole annotation run: its config, the stages in order, the dry-run plan and the status.
+"""A whole annotation run: the stages in order, the dry-run plan and the status.
 
-The config is saved as `run.json` in the output folder when a run starts, so `critic
+The config (annotate.config) is saved as `run.json` in the output folder when a run starts, so `critic
 annotate status DIR` knows which paintings and providers the folder belongs to.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,74 +16,15 @@ from critic.perspectives import PERSPECTIVES
 from critic.store import output_lock
 
 from annotate.answers import FILENAME, AnswerStore
-from annotate.client import RetryPolicy
+from annotate.config import CONFIG_FILE, RunConfig
 from annotate.export import per_artist, test_records, train_records, write_json
 from annotate.paintings import IngestReport, Painting, ingest
-from annotate.pipeline import PipelineResult, Settings, annotate
+from annotate.pipeline import PipelineResult, annotate
 from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, STAGES
-from annotate.providers import Providers, load_providers
+from annotate.providers import Providers
 from annotate.runner import NoProgress, Progress, Runner, Tally
 from annotate.split import split
 from annotate.validate import REASONS
-
-CONFIG_FILE = "run.json"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything a run was asked to do (saved beside its outputs)."""
-
-    paintings: str
-    images: str
-    out: str
-    providers: str | None = None
-    test_count: int = 5000
-    leak_retries: int = 2
-    retries: int = 5
-    backoff: float = 1.0
-    max_backoff: float = 60.0
-    timeout: float | None = None
-    max_perspectives: int = 5
-    max_tokens: int = 512
-    limit: int | None = None
-    seed: int | None = None
-    invalid_retries: int = 2
-
-    def check(self) -> None:
-        """Raise UsageError for settings that cannot work."""
-        if min(self.test_count, self.leak_retries, self.invalid_retries, self.retries) < 0:
-            raise UsageError("--test-count, --leak-retries, --invalid-retries and --retries cannot be negative")
-        if not 1 <= self.max_perspectives <= len(PERSPECTIVES):
-            raise UsageError(f"--max-perspectives must be between 1 and {len(PERSPECTIVES)}")
-        if self.backoff < 0 or (self.timeout is not None and self.timeout <= 0):
-            raise UsageError("--backoff must be >= 0 and --timeout > 0")
-
-    def settings(self) -> Settings:
-        """The stage settings."""
-        return Settings(self.leak_retries, self.max_perspectives, self.max_tokens, self.invalid_retries)
-
-    def policy(self) -> RetryPolicy:
-        """The retry policy."""
-        return RetryPolicy(self.retries, self.backoff, self.max_backoff)
-
-    def load_providers(self) -> Providers:
-        """Providers from the file (or defaults), with --timeout applied."""
-        providers = load_providers(Path(self.providers) if self.providers else None)
-        if self.timeout is None:
-            return providers
-        by_name = {n: replace(p, timeout=self.timeout) for n, p in providers.by_name.items()}
-        return replace(providers, by_name=by_name)
-
-    @classmethod
-    def load(cls, out: Path) -> "RunConfig":
-        """The config saved in a run folder."""
-        path = Path(out) / CONFIG_FILE
-        if not path.is_file():
-            raise BadData(f"{out} holds no annotate run ({CONFIG_FILE} missing): give the --out folder of a run")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.get("config", {}).items() if k in names})
-
 
 def _save_config(config: RunConfig, providers: Providers) -> None:
     absolute = replace(

@@ -47,11 +47,9 @@ class AnalyzeJob:
     """Several paintings in flight: each answer is printed whole as it arrives, not streamed."""
 
     @classmethod
-    def from_args(cls, args) -> "AnalyzeJob":
-        if args.max_tokens < 1:
-            raise UsageError("--max-tokens must be at least 1")
-        if args.temperature < 0:
-            raise UsageError("--temperature cannot be negative")
+    def from_args(cls, args, settings: Settings) -> "AnalyzeJob":
+        """The job `critic analyze`'s arguments describe, with the settings its flags gave
+        (critic.cli.options checks them)."""
         questions = [compose_question(aspect, args.ask, args.brief, args.lang) for aspect in expand_aspects(args.aspect)]
         paths = iter_image_paths(args.images)
         if not paths:
@@ -60,7 +58,7 @@ class AnalyzeJob:
         fmt = args.format or (_FORMAT_BY_SUFFIX.get(out.suffix.lower(), "json") if out else "text")
         from critic.parallel import check_parallel
 
-        job = cls(paths, questions, Settings(args.max_tokens, args.temperature, seed=args.seed), fmt, out,
+        job = cls(paths, questions, settings, fmt, out,
                   args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache,
                   check_parallel(getattr(args, "parallel", None), args.server))
         job.check_out()

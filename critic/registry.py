@@ -3,6 +3,8 @@
 A model is trusted only after its files pass `check_pair` and match the manifest's sha256.
 Hashing a 4 GB file takes seconds, so the verified (size, mtime, sha256) of each file is
 remembered in ``.verified.json``; a file whose size or mtime changed is hashed again.
+The registry returns folders and model info only; critic.engine.open_engine builds an engine
+from a verified folder.
 """
 
 from __future__ import annotations
@@ -267,15 +269,8 @@ def remove(name: str) -> None:
         _save_settings({**_settings(), "default": rest[0].name if rest else None})
 
 
-def open_engine(name: str | None = None, n_ctx: int | None = None, threads: int | None = None,
-                cache: bool = True, keep_new: bool = True):
-    """Verify and load a model into a LlamaEngine, with the persistent prefix cache unless `cache` is False
-    (`keep_new` False: only restore, for batches of paintings seen once)."""
-    from critic.engine.llama import DEFAULT_CTX, LlamaEngine
-
+def verified(name: str | None = None) -> InstalledModel:
+    """The model `find` picks, its files checked against the manifest (critic.engine loads it)."""
     model = find(name)
     verify_files(model.folder, model.manifest)
-    from critic.prefix_cache import PrefixCache
-
-    return LlamaEngine.from_folder(model.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,
-                                   cache=PrefixCache(writable=keep_new) if cache else None)
+    return model

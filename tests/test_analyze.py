@@ -360,14 +360,14 @@ def test_sampling_draws_and_records_a_seed_that_reproduces_the_answer(installed_
 
 
 def test_regenerate_samples_anew_and_the_seed_is_saved(installed_model, painting):
-    from critic import registry
+    from critic.engine import open_engine
     from critic.engine.base import Settings
     from critic.history import History
     from critic.images import load_image
     from critic.tui.conversation import Conversation, Painting
 
     history = History()
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         conversation = Conversation(Painting(load_image(painting)), Settings(max_tokens=16, temperature=0.9, seed=None),
                                     history)

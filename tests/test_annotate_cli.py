@@ -66,6 +66,24 @@ def test_errors_are_one_line_with_the_fix(world, server, capsys, monkeypatch):
     assert server.log == []
 
 
+def test_run_flags_are_the_config_fields_with_its_defaults():
+    import dataclasses
+
+    from annotate.config import RunConfig
+    from critic.cli import build_parser
+    from critic.cli.examples import sub_parsers
+    from critic.cli.options import config_flags
+
+    given = ["annotate", "run", "--paintings", "p.csv", "--images", "im", "--out", "o"]
+    parsed = build_parser().parse_args(given)
+    assert RunConfig(**config_flags(parsed, RunConfig)) == RunConfig("p.csv", "im", "o")
+    changed = build_parser().parse_args([*given, "--invalid-retries", "4", "--timeout", "2.5", "--limit", "3"])
+    assert RunConfig(**config_flags(changed, RunConfig)) == RunConfig("p.csv", "im", "o", timeout=2.5, limit=3,
+                                                                     invalid_retries=4)
+    flags = {action.dest for action in dict(sub_parsers(build_parser()))["annotate run"]._actions}
+    assert {f.name for f in dataclasses.fields(RunConfig)} - flags == {"seed"}  # the jitter seed is for tests only
+
+
 def test_providers_prints_a_file_to_start_from(capsys):
     assert main(["annotate", "providers"]) == 0
     import tomllib

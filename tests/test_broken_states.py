@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from critic import registry
+from critic.engine import open_engine
 from critic.cli import main
 from critic.errors import BadModelFile
 from critic.store import atomic_path, clear_stale_partials, output_lock, umask, write_atomic
@@ -33,7 +33,7 @@ def test_a_damaged_manifest_is_listed_as_broken_and_stops_analyze(installed_mode
     err = capsys.readouterr().err
     assert code == BadModelFile.exit_code and "is damaged" in err and installed_model.folder.name in err
     with pytest.raises(BadModelFile, match="is damaged"):
-        registry.open_engine()
+        open_engine()
     assert main(["models", "rm", installed_model.folder.name]) == 0
     assert main(["models", "list"]) == 0 and "no model installed" in capsys.readouterr().out
 

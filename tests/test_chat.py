@@ -17,6 +17,7 @@ from textual_image.widget import HalfcellImage
 
 from critic import registry
 from critic.cli import main as cli_main
+from critic.engine import open_engine
 from critic.engine.base import Settings, TurnRecord
 from critic.history import History, SavedTurn
 from critic.perspectives import DEFAULT_QUESTION
@@ -33,7 +34,7 @@ SIZE = (120, 40)
 def gated_factory(engines: list, n_ctx: int | None = None):
     """Load the installed tiny model (one thread: the test machine's cores are shared) behind a gate."""
     def load():
-        engine = GatedEngine(registry.open_engine(n_ctx=n_ctx, threads=1))
+        engine = GatedEngine(open_engine(n_ctx=n_ctx, threads=1))
         engines.append(engine)
         return engine
     return load
@@ -216,7 +217,7 @@ async def test_quit_mid_answer_then_resume_with_the_painting(installed_model, pa
 
 async def test_full_context_drops_the_oldest_turns_and_says_so(installed_model, paintings):
     first_question, second_question = "What is in this painting?", "And here?"
-    probe = registry.open_engine(n_ctx=2048, threads=1, cache=False)  # so the app encodes the painting itself
+    probe = open_engine(n_ctx=2048, threads=1, cache=False)  # so the app encodes the painting itself
     try:
         session = probe.open_session(paintings[0])
         "".join(session.ask(first_question, Settings(max_tokens=1)))
@@ -260,7 +261,7 @@ async def test_errors_are_notifications_not_tracebacks(installed_model, tmp_path
 
 
 async def test_no_model_installed_shows_the_one_line_fix(tmp_path):
-    app = ChatApp(lambda: registry.open_engine(threads=1), make_painting(tmp_path / "p.png"),
+    app = ChatApp(lambda: open_engine(threads=1), make_painting(tmp_path / "p.png"),
                   history=History(), image_widget=HalfcellImage)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.engine_error is not None, "the load failure")
@@ -275,7 +276,7 @@ async def test_no_model_installed_shows_the_one_line_fix(tmp_path):
 # -- the engine's follow-up support, on its own -------------------------------------------------
 
 def test_rewind_then_ask_again_gives_the_same_answer_without_encoding(installed_model, paintings):
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         session = engine.open_session(paintings[0])
         settings = Settings(max_tokens=24)
@@ -291,7 +292,7 @@ def test_rewind_then_ask_again_gives_the_same_answer_without_encoding(installed_
 
 
 def test_restored_turns_are_laid_out_as_in_training(installed_model, paintings, tiny_dir):
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         session = engine.open_session(paintings[0])
         earlier = TurnRecord("What is here?", "A blue field with a yellow disc.")

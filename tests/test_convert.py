@@ -278,3 +278,22 @@ def test_cli_usage_errors_are_one_line(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])
     assert exit_info.value.code == 2
+
+
+def test_verify_is_a_subcommand_and_base_keeps_its_short_form(tmp_path, capsys):
+    from critic.cli import build_parser, main
+
+    parse = build_parser().parse_args
+    converting = parse(["convert", "--out", "o", "ckpt", "--lora", "adapter"])
+    assert (converting.base, converting.out, converting.lora, converting.convert_command) == ("ckpt", "o", "adapter", None)
+    checking = parse(["convert", "verify", "o", "--reference", "ckpt", "--lora", "adapter"])
+    assert (checking.convert_command, checking.target, checking.reference, checking.lora) == ("verify", "o", "ckpt", "adapter")
+    assert parse(["convert", "./verify", "--out", "o"]).base == "./verify"  # a checkpoint folder named verify
+    for wrong, said in ((["convert", "ckpt", "o"], "the output folder goes with --out"),
+                        (["convert", "verify", "o"], "--reference"),
+                        (["convert", "verify", "o", "--reference", "ckpt", "--out", "x"], "unrecognized arguments")):
+        with pytest.raises(SystemExit) as exit_info:
+            parse(wrong)
+        assert exit_info.value.code == 2 and said in capsys.readouterr().err
+    assert main(["convert", "--out", str(tmp_path / "o")]) == 2
+    assert "give the checkpoint folder" in capsys.readouterr().err

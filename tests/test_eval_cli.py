@@ -1,7 +1,7 @@
 """`critic eval` end to end through the command line, with a scripted model in the engine's place.
 
-The engine is reached only through `critic.engine.answerer_for`; these tests put a small
-module under that name so the command line's own plumbing (arguments, settings, files,
+The engine is reached only through `critic.engine.answerer_for`; these tests put a scripted
+answerer factory in its place so the command line's own plumbing (arguments, settings, files,
 reports, tables) runs for real. Scores are checked against the metric functions and
 hand-counted accuracies.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import types
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import pytest
 
 from critic.cli import main
 from critic.evaluation.metrics import score_texts
-from critic.evaluation.runner import AnswerResult, as_dict
+from critic.engine import AnswerResult
+from critic.evaluation.runner import as_dict
 from critic.images import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +49,8 @@ def wide_terminal(monkeypatch):
 
 @pytest.fixture
 def engine(monkeypatch):
-    """Install a `critic.engine` whose answerer replies with `engine.reply`."""
-    module = types.ModuleType("critic.engine")
+    """Make `critic.engine.answerer_for` return scripted answerers that reply with `engine.reply`."""
+    module = types.SimpleNamespace()
     module.reply = lambda image, question: "A blue field."
     module.made = []
 
@@ -62,8 +62,7 @@ def engine(monkeypatch):
         module.made.append({"model": model, "server": server, "settings": settings, "answerer": answerer})
         return answerer
 
-    module.answerer_for = answerer_for
-    monkeypatch.setitem(sys.modules, "critic.engine", module)
+    monkeypatch.setattr("critic.engine.answerer_for", answerer_for)
     return module
 
 
@@ -142,17 +141,6 @@ def test_model_or_server_is_required(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["eval", "generate", "--data", "x.json", "--out", str(tmp_path / "o.jsonl")])
     assert "--model" in capsys.readouterr().err
-
-
-def test_without_the_engine_the_error_says_what_to_do(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "critic.engine", None)  # import fails as if absent
-    refs = tmp_path / "test.json"
-    refs.write_text(json.dumps(REFS), encoding="utf-8")
-    code = main(["eval", "generate", "--data", str(refs), "--model", "m", "--out", str(tmp_path / "o.jsonl")])
-    assert code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("critic: error: the model engine") and "critic eval score" in err
-    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_score_needs_refs_for_generate_outputs(tmp_path, engine, capsys):

@@ -16,7 +16,8 @@ import pytest
 from critic.cli import main
 from critic.evaluation.metrics import score_texts
 from critic.evaluation.readers import AnalysisItem, read_aqua
-from critic.evaluation.runner import AnswerResult, generate, run_vqa
+from critic.engine import AnswerResult
+from critic.evaluation.runner import generate, run_vqa
 from critic.perspectives import DEFAULT_QUESTION
 
 QUESTION = DEFAULT_QUESTION

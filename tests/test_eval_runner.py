@@ -18,8 +18,9 @@ import pytest
 
 from critic import __version__
 from critic.evaluation.readers import AnalysisItem, QAItem, StyleItem
+from critic.engine import AnswerResult
 from critic.evaluation.runner import (
-    AnswerResult, generate, run_classify, run_key, run_vqa, select, style_question, vqa_question,
+    generate, run_classify, run_key, run_vqa, select, style_question, vqa_question,
 )
 from critic.evaluation.scoring import score_answers, score_generation
 from critic.images import load_image
@@ -141,7 +142,8 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
 from critic.evaluation.readers import AnalysisItem
-from critic.evaluation.runner import AnswerResult, generate
+from critic.engine import AnswerResult
+from critic.evaluation.runner import generate
 
 class Hangs:
     model = {{"name": "scripted", "quantization": "Q4_K_M", "sha256": "0" * 64}}

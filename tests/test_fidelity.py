@@ -305,10 +305,10 @@ def test_training_tokenizes_conversations_as_llava_did(tiny_dir):
 
 
 def test_an_installed_exact_model_runs_every_image_token(installed_model):
-    from critic import registry
+    from critic.engine import open_engine
 
     assert installed_model.manifest.patch0 and (installed_model.folder / installed_model.manifest.patch0.path).exists()
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         assert engine.exact and engine.info.image_layout == "exact"
     finally:

@@ -205,8 +205,8 @@ def test_analyses_by_image_reads_finished_analyses_only(tmp_path):
 
 
 def test_a_batch_writes_what_critic_analyze_writes_and_skips_what_it_did(folder, tmp_path, installed_model):
-    from critic import registry
     from critic.cli import main
+    from critic.engine import open_engine
 
     results = tmp_path / "results.jsonl"
     paths = [folder / "a_dark_blue.png", folder / "d_green.png"]
@@ -218,7 +218,7 @@ def test_a_batch_writes_what_critic_analyze_writes_and_skips_what_it_did(folder,
     # ...and the gallery's batch, with the same settings, skips it and adds the other.
     settings = Settings(max_tokens=6, temperature=0.0, seed=None)  # what `critic analyze` makes of its defaults
     job = analyze_job(paths, results, settings)
-    engine = registry.open_engine(None, keep_new=False)
+    engine = open_engine(None, keep_new=False)
     seen: list[tuple[Path, int]] = []
     try:
         analysed, failed = run_batch(job, engine, paths, lambda: False,
@@ -240,12 +240,12 @@ def test_a_batch_writes_what_critic_analyze_writes_and_skips_what_it_did(folder,
 
 
 def test_a_cancelled_batch_stops_between_paintings(folder, tmp_path, installed_model):
-    from critic import registry
+    from critic.engine import open_engine
 
     results = tmp_path / "results.jsonl"
     paths = [folder / "a_dark_blue.png", folder / "b_light_orange.png", folder / "d_green.png"]
     job = analyze_job(paths, results, Settings(max_tokens=4, seed=None))
-    engine = registry.open_engine(None, keep_new=False)
+    engine = open_engine(None, keep_new=False)
     done: list[Path] = []
     try:
         analysed, _ = run_batch(job, engine, paths, lambda: len(done) >= 1, lambda path, records: done.append(path))

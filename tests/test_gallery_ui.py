@@ -232,12 +232,12 @@ async def test_analysing_without_a_model_says_how_to_get_one(art):
 
 
 async def test_analyse_all_writes_the_results_resumes_and_shows_them(art, installed_model):
-    from critic import registry
+    from critic.engine import open_engine
 
     engines: list[GatedEngine] = []
 
     def load():
-        engines.append(GatedEngine(registry.open_engine(None, keep_new=False)))
+        engines.append(GatedEngine(open_engine(None, keep_new=False)))
         engines[-1].hold()  # the first answer waits at the gate until the batch is stopped
         return engines[-1]
 

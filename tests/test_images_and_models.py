@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, TiffImagePlugin
 
 from critic import registry
+from critic.engine import open_engine
 from critic.engine.base import ModelInfo, Settings
 from critic.engine.llama import LlamaEngine
 from critic.errors import BadImage, BadModelFile, ModelMismatch, ModelNotFound
@@ -221,6 +222,6 @@ def test_registry_round_trip_and_damage_after_install(tiny_gguf, capsys):
     data[-10] ^= 0xFF
     target.write_bytes(bytes(data))
     with pytest.raises(BadModelFile, match="sha256 differs"):
-        registry.open_engine("tiny")
+        open_engine("tiny")
     assert main(["models", "rm", "tiny"]) == 0
     assert [m.name for m in registry.installed()] == ["second"]

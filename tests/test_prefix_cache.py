@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from critic import registry
+from critic.engine import open_engine
 from critic.cli import main
 from critic.engine.base import Settings
 from critic.prefix_cache import PrefixCache
@@ -22,7 +22,7 @@ def _answer(engine, painting, question=QUESTION):
 
 
 def test_a_painting_seen_before_is_restored_and_answers_the_same(installed_model, painting):
-    plain = registry.open_engine(threads=1, cache=False)
+    plain = open_engine(threads=1, cache=False)
     try:
         reference, _, _ = _answer(plain, painting)
         follow, _, _ = _answer(plain, painting, "Where is the light?")
@@ -30,7 +30,7 @@ def test_a_painting_seen_before_is_restored_and_answers_the_same(installed_model
         plain.close()
     assert list(PrefixCache().entries()) == []  # --no-cache keeps nothing
 
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         first, timings, encodes = _answer(engine, painting)
         assert encodes == 1 and timings.prefix_restore == 0 and len(PrefixCache().entries()) == 1
@@ -43,7 +43,7 @@ def test_a_painting_seen_before_is_restored_and_answers_the_same(installed_model
 
 
 def test_damaged_entries_are_rebuilt_never_loaded(installed_model, painting):
-    engine = registry.open_engine(threads=1)
+    engine = open_engine(threads=1)
     try:
         reference, _, _ = _answer(engine, painting)
         (entry,) = PrefixCache().entries()
@@ -59,7 +59,7 @@ def test_damaged_entries_are_rebuilt_never_loaded(installed_model, painting):
 
 def test_another_context_size_is_another_entry(installed_model, painting):
     for n_ctx in (2048, 4096):
-        engine = registry.open_engine(threads=1, n_ctx=n_ctx)
+        engine = open_engine(threads=1, n_ctx=n_ctx)
         try:
             _, _, encodes = _answer(engine, painting)
             assert encodes == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
-from critic.cli import main as critic_main  # noqa: E402
+from critic.cli import build_parser, main as critic_main  # noqa: E402
 from critic.errors import UsageError  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.loop import KILL_AFTER_STEP, LOG_NAME, train  # noqa: E402
@@ -249,7 +250,11 @@ def test_cli_refuses_what_would_lose_or_mix_runs(tiny_dir, data, tmp_path, capsy
     assert critic_main(base) == 0
     saved = json.loads((tmp_path / "o" / "train-config.json").read_text())
     assert (saved["lora_rank"], saved["lora_targets"], saved["bf16"]) == (4, ["q_proj", "v_proj"], False)
-    capsys.readouterr()
+    next_step = capsys.readouterr().out.split("convert it with `")[1].split("`")[0]
+    convert = build_parser().parse_args(shlex.split(next_step)[1:])  # a command `critic convert` accepts
+    assert (convert.base, convert.vision_tower, convert.lora) == (
+        str(tiny_dir / "base"), str(tiny_dir / "vision-tower"), str(tmp_path / "o"))
+    assert convert.out and convert.convert_command is None  # converting, not verify
     assert critic_main(base) == 2
     assert "add --resume" in capsys.readouterr().err
     assert critic_main([*base, "--resume", "--learning-rate", "1e-3"]) == 2

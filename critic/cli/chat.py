@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from critic.cli.options import add_generation_flags
+from critic.cli.options import add_generation_flags, generation_settings
 
 
 def register(sub) -> None:
@@ -47,17 +47,13 @@ def print_history(history) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critic.engine.base import Settings
     from critic.errors import UsageError
     from critic.history import History
 
     history = History()
     if args.history:
         return print_history(history)
-    if args.max_tokens < 1:
-        raise UsageError("--max-tokens must be at least 1")
-    if args.temperature < 0:
-        raise UsageError("--temperature cannot be negative")
+    settings = generation_settings(args)
     resume = None
     if args.resume is not None:
         if args.image:
@@ -71,12 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
         load_image(args.image)  # a missing or unreadable picture is the same one-line error as in analyze
 
-    from critic import registry
+    from critic.engine import open_engine
     from critic.tui.app import ChatApp  # imports textual-image, which asks the terminal before Textual starts
 
     def load_engine():
-        return registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads, cache=not args.no_cache)
+        return open_engine(args.model, n_ctx=args.ctx, threads=args.threads, cache=not args.no_cache)
 
-    app = ChatApp(load_engine, args.image, settings=Settings(args.max_tokens, args.temperature, seed=args.seed),
+    app = ChatApp(load_engine, args.image, settings=settings,
                   history=history, resume=resume)
     return app.run() or 0

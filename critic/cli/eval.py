@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from critic.errors import CriticError, UsageError
+from critic.cli.options import add_sampling_flags, generation_settings
+from critic.errors import UsageError
 from critic.perspectives import DEFAULT_QUESTION
+
+if TYPE_CHECKING:
+    from critic.engine import Answerer
+    from critic.engine.base import Settings
+    from critic.evaluation.runner import RunSummary
 
 VQA_DATASETS = ("aqua", "artquest", "artquest-type")
 
@@ -34,16 +40,12 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_args(parser: argparse.ArgumentParser, max_tokens: int, limit_help: str) -> None:
-    """--out, --limit, --seed, --max-tokens, --temperature, --no-progress."""
+    """--out, --limit, --max-tokens, --temperature, --seed, --no-progress."""
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl",
                         help="outputs, appended as each item finishes; rerun to resume")
     parser.add_argument("--limit", type=int, metavar="N", help=limit_help)
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed for choosing the --limit sample and for sampling (default 0)")
-    parser.add_argument("--max-tokens", type=int, default=max_tokens, metavar="N",
-                        help=f"longest answer in tokens (default {max_tokens})")
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="sampling temperature; 0 is greedy and reproducible (default 0)")
+    add_sampling_flags(parser, max_tokens, seed=0,
+                       seed_help="seed for choosing the --limit sample and for sampling (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -117,15 +119,6 @@ def register(subparsers: Any) -> None:
     rep.set_defaults(run=run_report)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Dispatch to the subcommand's runner."""
-    commands = {
-        "generate": run_generate, "score": run_score, "vqa": run_vqa,
-        "classify": run_classify, "report": run_report,
-    }
-    return commands[args.eval_command](args)
-
-
 def _console(stderr: bool = False) -> Any:
     """Tables go to stdout; progress and notes to stderr."""
     from rich.console import Console
@@ -133,36 +126,22 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr)
 
 
-def make_answerer(args: argparse.Namespace) -> Any:
-    """The engine's answerer for --model or --server with this run's settings."""
-    try:
-        from critic.engine import answerer_for
-    except ImportError as err:
-        raise CriticError(
-            f"the model engine (critic.engine) cannot be loaded ({err}): "
-            "install critic with llama-cpp-python, or score existing outputs with `critic eval score`"
-        ) from None
-    settings: Any = {"max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed}
-    try:
-        from critic.engine.base import Settings
-    except ImportError:
-        pass  # an engine without a settings class takes the plain dict
-    else:
-        settings = Settings(**settings)
-    return answerer_for(model=args.model, server=args.server, settings=settings)
-
-
-def _check_run_args(args: argparse.Namespace) -> None:
-    """Refuse settings that cannot work, before a model is loaded."""
+def _check_run_args(args: argparse.Namespace) -> Settings:
+    """This run's generation settings; settings that cannot work are refused before a model is loaded."""
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    if args.max_tokens < 1:
-        raise UsageError("--max-tokens must be at least 1")
-    if args.temperature < 0:
-        raise UsageError("--temperature cannot be negative")
+    settings = generation_settings(args)
     from critic.parallel import check_parallel
 
     args.parallel = check_parallel(args.parallel, args.server)
+    return settings
+
+
+def make_answerer(args: argparse.Namespace, settings: Settings) -> Answerer:
+    """The engine's answerer for --model or --server with this run's settings."""
+    from critic.engine import answerer_for
+
+    return answerer_for(model=args.model, server=args.server, settings=settings)
 
 
 def _print_summary(console: Any, summary: Any) -> None:
@@ -181,12 +160,12 @@ def run_generate(args: argparse.Namespace) -> int:
     from critic.evaluation.readers import read_analysis_refs
     from critic.evaluation.runner import generate
 
-    _check_run_args(args)
+    settings = _check_run_args(args)
     items = read_analysis_refs(args.data, args.question)
     images = args.images or args.data.parent
     if not images.is_dir():
         raise UsageError(f"{images}: no such folder (give --images DIR)")
-    answerer = make_answerer(args)
+    answerer = make_answerer(args, settings)
     console = _console(stderr=True)
     summary = generate(items, answerer, args.out, images, limit=args.limit, seed=args.seed,
                        progress=not args.no_progress, question=args.question, console=console,
@@ -291,12 +270,22 @@ def _score_and_show(args: argparse.Namespace, console: Any) -> None:
     console.print(f"saved: {path}")
 
 
+def _answer_and_score(args: argparse.Namespace, settings: Settings,
+                      answer_all: Callable[[Answerer, Any], RunSummary]) -> int:
+    """Answer every item with --model or --server (`answer_all(answerer, console)`), then score --out
+    and print its table (vqa and classify)."""
+    console = _console(stderr=True)
+    _print_summary(console, answer_all(make_answerer(args, settings), console))
+    _score_and_show(args, _console())
+    return 0
+
+
 def run_vqa(args: argparse.Namespace) -> int:
     """critic eval vqa."""
     from critic.evaluation.readers import read_aqua, read_artquest
     from critic.evaluation.runner import run_vqa as run_questions
 
-    _check_run_args(args)
+    settings = _check_run_args(args)
     dataset = _vqa_dataset(args)
     if dataset == "aqua":
         items = read_aqua(args.data)
@@ -304,14 +293,9 @@ def run_vqa(args: argparse.Namespace) -> int:
         items = read_artquest(args.data, "type" if dataset == "artquest-type" else None)
     if not args.images.is_dir():
         raise UsageError(f"{args.images}: no such folder (give SemArt's Images folder with --images)")
-    answerer = make_answerer(args)
-    console = _console(stderr=True)
-    summary = run_questions(items, answerer, args.out, args.images, dataset, limit=args.limit,
-                            seed=args.seed, progress=not args.no_progress, console=console,
-                            parallel=args.parallel)
-    _print_summary(console, summary)
-    _score_and_show(args, _console())
-    return 0
+    return _answer_and_score(args, settings, lambda answerer, console: run_questions(
+        items, answerer, args.out, args.images, dataset, limit=args.limit, seed=args.seed,
+        progress=not args.no_progress, console=console, parallel=args.parallel))
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -319,18 +303,13 @@ def run_classify(args: argparse.Namespace) -> int:
     from critic.evaluation.readers import read_artbench
     from critic.evaluation.runner import run_classify as run_styles
 
-    _check_run_args(args)
+    settings = _check_run_args(args)
     if args.sample < 0:
         raise UsageError("--sample must be 0 (all) or more")
     items = read_artbench(args.data, args.split)
-    answerer = make_answerer(args)
-    console = _console(stderr=True)
-    summary = run_styles(items, answerer, args.out, args.data, sample=args.sample or None, seed=args.seed,
-                         limit=args.limit, progress=not args.no_progress, console=console,
-                         parallel=args.parallel)
-    _print_summary(console, summary)
-    _score_and_show(args, _console())
-    return 0
+    return _answer_and_score(args, settings, lambda answerer, console: run_styles(
+        items, answerer, args.out, args.data, sample=args.sample or None, seed=args.seed, limit=args.limit,
+        progress=not args.no_progress, console=console, parallel=args.parallel))
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -26,6 +26,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                 "--vision-tower ShareGPT4V-7B_Pretrained_vit-large336-l12 --lora GalleryGPT --json parity.json",
                 "critic convert BASE --vision-tower VT --lora LORA --out for-llama-server --layout rotated",
                 "critic convert BASE --vision-tower VT --lora LORA --to hf --out gallerygpt-hf"),
+    "convert verify": ("critic convert verify gallerygpt-q4 --reference ShareGPT4V-7B "
+                       "--vision-tower ShareGPT4V-7B_Pretrained_vit-large336-l12 --lora GalleryGPT --json parity.json",
+                       "critic convert verify gallerygpt-hf --reference ShareGPT4V-7B --vision-tower VT --lora LORA "
+                       "--image painting.jpg"),
     "train": ("critic train --config train.toml",
               "critic train --base ShareGPT4V-7B --vision-tower VT --data train.json --image-root images/ --out run",
               "critic train --config train.toml --resume"),

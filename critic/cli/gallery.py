@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from critic.cli.options import add_generation_flags
+from critic.cli.options import add_generation_flags, generation_settings
 
 RESULTS_NAME = "critic-results.jsonl"
 
@@ -33,17 +33,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from critic.engine.base import Settings
     from critic.errors import UsageError
 
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder (`critic chat {folder}` talks about one painting)"
                          if folder.is_file() else f"{folder}: no such folder")
-    if args.max_tokens < 1:
-        raise UsageError("--max-tokens must be at least 1")
-    if args.temperature < 0:
-        raise UsageError("--temperature cannot be negative")
+    settings = generation_settings(args)  # as `critic analyze` makes them
     from critic.images import iter_image_paths
 
     if not iter_image_paths([folder]):
@@ -51,14 +47,13 @@ def run(args: argparse.Namespace) -> int:
     results = Path(args.results) if args.results else folder / RESULTS_NAME
     if results.is_dir():
         raise UsageError(f"--results {results} is a folder: give a file name")
-    settings = Settings(args.max_tokens, args.temperature, seed=args.seed)  # as `critic analyze` makes them
 
-    from critic import registry
+    from critic import engine
     from critic.tui.gallery import GalleryApp, GalleryState  # imports textual-image, which asks the terminal
 
     def open_engine(keep_new: bool):
-        return lambda: registry.open_engine(args.model, n_ctx=args.ctx, threads=args.threads,
-                                            cache=not args.no_cache, keep_new=keep_new)
+        return lambda: engine.open_engine(args.model, n_ctx=args.ctx, threads=args.threads,
+                                          cache=not args.no_cache, keep_new=keep_new)
 
     from critic.history import History
 

@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-
-def _flag_kwargs(kind, default, help_text: str, metavar: str | None) -> dict:
-    """argparse keyword arguments for a config field of type `kind`."""
-    import typing
-
-    shown = help_text if default in ("", None, []) else f"{help_text} (default: {default})"
-    args = typing.get_args(kind)
-    if args and type(None) in args:
-        kind = next(a for a in args if a is not type(None))
-    if kind is bool:
-        return {"action": argparse.BooleanOptionalAction, "help": shown}
-    if typing.get_origin(kind) is list:
-        return {"nargs": "+", "metavar": "NAME", "help": shown}
-    return {"type": kind, "metavar": metavar or kind.__name__.upper(), "help": shown}
+from critic.cli.options import add_config_flags, config_flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `critic train`."""
-    import dataclasses
-
     # train.config is standard library only: the flags come from the dataclass itself.
-    from train.config import TrainConfig, field_types
+    from train.config import TrainConfig
 
     parser = subparsers.add_parser(
         "train",
@@ -42,20 +27,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint (same data order and schedule)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    types = field_types()
-    group = parser.add_argument_group("settings (each overrides the config file)")
-    for field in dataclasses.fields(TrainConfig):
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=argparse.SUPPRESS,
-                           **_flag_kwargs(types[field.name], default, field.metadata.get("help", ""),
-                                          field.metadata.get("metavar")))
+    add_config_flags(parser.add_argument_group("settings (each overrides the config file)"), TrainConfig)
     parser.set_defaults(run=run)
+
+
+def convert_command(config, adapter) -> str:
+    """The `critic convert` line that turns the adapter at `adapter` into GGUF files critic runs."""
+    import shlex
+
+    words = ["critic", "convert", str(config.base)]
+    if config.vision_tower:
+        words += ["--vision-tower", str(config.vision_tower)]
+    words += ["--lora", str(adapter), "--out", f"{adapter}-gguf"]
+    return shlex.join(words)
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config and train (torch, peft and accelerate are imported only now)."""
-    import dataclasses
-
     from critic.errors import require
 
     for module in ("torch", "transformers", "peft", "accelerate"):
@@ -63,13 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from train.config import TrainConfig
     from train.loop import resolve_config, train
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
-    config = resolve_config(args.config, overrides, args.resume)
+    config = resolve_config(args.config, config_flags(args, TrainConfig), args.resume)
     result = train(config, resume=args.resume, show_progress=not args.no_progress)
     print(result.report.summary())
     if result.resumed_from and result.resumed_from >= result.steps:
         print(f"{result.out}: the run had already finished ({result.steps} steps)")
     else:
-        print(f"{result.out}: adapter after {result.steps} steps; convert it with "
-              f"`critic convert --base {config.base} --lora {result.out} ...`")
+        print(f"{result.out}: adapter after {result.steps} steps; convert it with `{convert_command(config, result.out)}`")
     return 0

@@ -4,39 +4,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from critic.engine.base import Settings
 
 
 def open_engine(model: str | None = None, server: str | None = None, n_ctx: int | None = None,
                 threads: int | None = None, cache: bool = True, keep_new: bool = True):
-    """The local model called `model` (or the default), or the model behind `server`;
-    `cache`: restore paintings' evaluated prefixes, and keep new ones if `keep_new` (critic.prefix_cache)."""
+    """The model behind `server`, or the installed model called `model` (or the default) loaded
+    into llama.cpp once its files pass the registry's checks.
+
+    `cache`: restore paintings' evaluated prefixes, and keep new ones if `keep_new` (False for
+    batches of paintings seen once; critic.prefix_cache). The registry only finds and verifies
+    model folders; building an engine from one happens here and nowhere else.
+    """
     if server:
         from critic.engine.server import ServerEngine
 
         return ServerEngine(server, model)
-    from critic.registry import open_engine as open_local
+    from critic import registry
+    from critic.engine.llama import DEFAULT_CTX, LlamaEngine
+    from critic.prefix_cache import PrefixCache
 
-    return open_local(model, n_ctx=n_ctx, threads=threads, cache=cache, keep_new=keep_new)
+    installed = registry.verified(model)
+    return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,
+                                   cache=PrefixCache(writable=keep_new) if cache else None)
 
 
 @dataclass
 class AnswerResult:
-    """One answer with what produced it."""
+    """What a model said about one image, and how."""
 
     text: str
-    timings: dict = field(default_factory=dict)
-    model: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 class Answerer:
-    """One-question-per-image answering over an engine (what `critic eval` drives)."""
+    """One-question-per-image answering over an engine: what `critic eval` drives (critic.evaluation).
+
+    `model` (name, quantization, sha256…) and `settings` describe the run before any answer is
+    made; resuming a run compares them. Scripted answerers in tests have the same three members.
+    """
 
     def __init__(self, engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The engine's model info as a plain dict."""
+        return self.engine.info.to_dict()
 
     def answer(self, image_path: Path, question: str) -> AnswerResult:
         """Answer `question` about the painting at `image_path` in a fresh session."""
@@ -46,7 +65,7 @@ class Answerer:
             record = session.turns[-1]
             timings = record.timings.to_dict()
             timings["model_load"] = round(self.engine.load_seconds, 4)
-            return AnswerResult(text, timings, self.engine.info.to_dict(), self.settings.to_dict())
+            return AnswerResult(text, timings, self.model, self.settings.to_dict())
         finally:
             session.close()
 

@@ -1,6 +1,7 @@
 """Running a model over an evaluation set: one JSONL record per item, written as it finishes.
 
-The model is reached through `Answerer`, the one thing this module needs from the engine.
+The model is reached through critic.engine's `Answerer` (its `model`, `settings` and `answer`),
+the one thing this module needs from the engine.
 Each record carries the model, its settings, the timings and critic's version, so an
 output file explains itself. A rerun with the same model and settings skips the items
 already answered (a kill -9 loses at most the items in flight); a bad image becomes an
@@ -18,9 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 from critic import __version__
+from critic.engine import Answerer
 from critic.errors import BadImage, ContextOverflow
 from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem, QAItem, StyleItem
 from critic.perspectives import DEFAULT_QUESTION
@@ -32,33 +34,6 @@ VQA_INSTRUCTION = "Answer the question using a single word or phrase."
 
 PER_ITEM_ERRORS: tuple[type[Exception], ...] = (BadImage, ContextOverflow)
 """Failures that belong to one item; anything else (server down, no model) stops the run."""
-
-
-@dataclass
-class AnswerResult:
-    """What a model said about one image, and how."""
-
-    text: str
-    timings: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-class Answerer(Protocol):
-    """A model that answers one question about one image.
-
-    `model` (name, quantization, sha256) and `settings` (max_tokens, temperature, seed…)
-    describe the run before any answer is made; resuming compares them. Either may be a
-    dict, a dataclass or have `to_dict()`; an answerer without `model` may carry it as
-    `engine.info`, as critic.engine's does.
-    """
-
-    model: dict[str, Any]
-    settings: dict[str, Any]
-
-    def answer(self, image_path: Path, question: str) -> AnswerResult:
-        """Answer `question` about the image at `image_path`."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -131,16 +106,9 @@ def as_dict(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot record {type(value).__name__} as a dict")
 
 
-def describe(answerer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The answerer's model and settings as dicts, known before its first answer.
-
-    The model comes from `answerer.model`, or from `answerer.engine.info` (critic.engine's
-    Answerer keeps it there); settings from `answerer.settings`. Empty when it does not say.
-    """
-    model = getattr(answerer, "model", None)
-    if model is None:
-        model = getattr(getattr(answerer, "engine", None), "info", None)
-    return as_dict(model), as_dict(getattr(answerer, "settings", None))
+def describe(answerer: Answerer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The answerer's model and settings as dicts, known before its first answer."""
+    return as_dict(answerer.model), as_dict(answerer.settings)
 
 
 def done_ids(records: Iterable[dict[str, Any]], task: str, key: str) -> set[str]:
