@@ -24,8 +24,6 @@ alike; medians are printed with the ratios. Goal: critic's follow-up TTFT ≤ 0.
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import statistics
 import sys
 import tempfile
@@ -33,9 +31,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import build_7b_width, painting  # noqa: E402
+from stock import answer, image_turn, open_stock  # noqa: E402
+from synthetic import QUESTION as FIRST  # noqa: E402
+from synthetic import build_7b_width, marking_logits, model_files, painting  # noqa: E402
 
-FIRST = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
 FOLLOW_UP = "Which part of the picture does the eye reach first?"
 
 
@@ -44,58 +43,31 @@ def run_critic(engine, image, tokens: int) -> tuple[float, float]:
     from critic.engine.base import Settings
     from critic.images import LoadedImage
 
-    first_logits: list[float] = []
-    real_logits = engine.logits
-
-    def logits():  # the sampler asks for logits once per token; the first call is the TTFT
-        if not first_logits:
-            first_logits.append(time.perf_counter())
-        return real_logits()
-
-    engine.logits = logits
-    try:
+    times = []
+    with marking_logits(engine, []) as marks:  # the sampler takes logits once per token; the first is the TTFT
         session = engine.open_session(LoadedImage(Path("bench.png"), image, "", "PNG", image.size))
-        times = []
         for question in (FIRST, FOLLOW_UP):
-            first_logits.clear()
+            marks.clear()
             started = time.perf_counter()
             for _ in session.ask(question, Settings(max_tokens=tokens)):
                 pass
-            times.append(first_logits[0] - started)
+            times.append(marks[0] - started)
         assert session.image_encodes == 1, "the follow-up encoded the painting again"
         session.close()
-    finally:
-        del engine.logits
     return times[0], times[1]
 
 
 def run_stock(llama, image, tokens: int) -> tuple[float, float]:
     """(first TTFT, follow-up TTFT) for the same two turns through Llava15ChatHandler."""
-    from llama_cpp import LogitsProcessorList
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
-                                             {"type": "text", "text": FIRST}]}]
-    first_logits: list[float] = []
-
-    def mark(input_ids, scores):
-        if not first_logits:
-            first_logits.append(time.perf_counter())
-        return scores
-
+    messages = [image_turn(image, FIRST)]
     times = []
     for turn in range(2):
-        first_logits.clear()
+        marks: list[float] = []
         started = time.perf_counter()
-        answer = "".join(chunk["choices"][0]["delta"].get("content") or ""
-                         for chunk in llama.create_chat_completion(
-                             messages=messages, stream=True, max_tokens=tokens, temperature=0.0,
-                             logits_processor=LogitsProcessorList([mark])))
-        times.append(first_logits[0] - started)
+        text = answer(llama, messages, tokens, marks)
+        times.append(marks[0] - started)
         if turn == 0:
-            messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": FOLLOW_UP}]
+            messages += [{"role": "assistant", "content": text}, {"role": "user", "content": FOLLOW_UP}]
     return times[0], times[1]
 
 
@@ -108,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=2, help="LLM layers at 7B width")
     args = parser.parse_args(argv)
 
-    import llama_cpp
-    from llama_cpp.llama_chat_format import Llava15ChatHandler
-
     from critic.engine.base import ModelInfo, physical_cores
     from critic.engine.llama import LlamaEngine, silence_llama_logs
 
@@ -118,15 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        from critic.manifest import Manifest
-
-        folder = build_7b_width(work, args.layers)
-        llm, mmproj = Manifest.read(folder).file_paths(folder)
+        llm, mmproj = model_files(build_7b_width(work, args.layers))
         silence_llama_logs()
         engine = LlamaEngine(llm, mmproj, ModelInfo("synthetic-clip-l", "F16"), n_ctx=4096, threads=threads)
-        stock = llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
-                                chat_handler=Llava15ChatHandler(clip_model_path=str(mmproj), verbose=False),
-                                verbose=False)
+        stock = open_stock(llm, mmproj, threads)
         image = painting()
         run_critic(engine, image, 2)  # warm both paths once: first-call allocations are not what we measure
         run_stock(stock, image, 2)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from synthetic import spec_7b_width  # noqa: E402
 
 
 def rss_parts(pid: int) -> tuple[int, int]:
@@ -45,15 +47,14 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", help="with --to hf: the weights' type")
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it")
     args = parser.parse_args()
-    from convert.tiny import VISION_PRESETS, TinySpec, build
+    from convert.tiny import build
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         src = root / "src"
         if not (src / "base" / "config.json").exists():
             print(f"building a 7B-shaped model with {args.layers} layers …", file=sys.stderr)
-            build(src, TinySpec(hidden=4096, ffn=11008, layers=args.layers, heads=32, vocab=32000,
-                                vision=VISION_PRESETS["clip-l"]))
+            build(src, spec_7b_width(args.layers))
         size = folder_bytes(src)
         kind = args.quant if args.to == "gguf" else f"hf-{args.dtype}"
         out = root / f"out-{kind}"

@@ -18,38 +18,22 @@ what the ``exact`` layout's second encode adds is measured by bench/exact_image_
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
-
-
-def build_model(folder: Path, hidden: int, layers: int, vision: str) -> tuple[Path, Path]:
-    from convert.pipeline import ConvertConfig, convert
-    from convert.tiny import VISION_PRESETS, TinySpec, build
-    from critic.manifest import Manifest
-
-    build(folder / "src", TinySpec(hidden=hidden, heads=max(4, hidden // 64), layers=layers,
-                                   vision=VISION_PRESETS[vision]))
-    out = convert(ConvertConfig(base=str(folder / "src/base"), vision_tower=str(folder / "src/vision-tower"),
-                                lora=str(folder / "src/lora"), out=str(folder / "gguf"), quant="F16"),
-                  show_progress=False)
-    return Manifest.read(out).file_paths(out)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stock import answer, image_turn, open_stock  # noqa: E402
+from synthetic import QUESTION, build_model, marking_logits, model_files, painting  # noqa: E402
 
 
-def painting(size: int):
-    from PIL import Image, ImageDraw
+def spec(hidden: int, layers: int, vision: str):
+    """convert.tiny's model at `hidden` width (a head per 64 wide, four at least) with a `vision` preset tower."""
+    from convert.tiny import VISION_PRESETS, TinySpec
 
-    image = Image.new("RGB", (size, size), (40, 70, 150))
-    ImageDraw.Draw(image).ellipse((size // 4, size // 4, size // 2, size // 2), fill=(240, 200, 90))
-    return image
+    return TinySpec(hidden=hidden, heads=max(4, hidden // 64), layers=layers, vision=VISION_PRESETS[vision])
 
 
 def _rates(marks: list[float], started: float) -> tuple[float, float]:
@@ -64,59 +48,29 @@ def run_critic(engine, image, tokens: int) -> tuple[float, float]:
     from critic.engine.base import Settings
     from critic.images import LoadedImage
 
-    marks: list[float] = []
-    real_logits = engine.logits
-
-    def logits():
-        marks.append(time.perf_counter())
-        return real_logits()
-
-    engine.logits = logits
-    try:
+    with marking_logits(engine, []) as marks:
         started = time.perf_counter()
         session = engine.open_session(LoadedImage(Path("bench.png"), image, "", "PNG", image.size))
         for _ in session.ask(QUESTION, Settings(max_tokens=tokens)):
             pass
         session.close()
-    finally:
-        del engine.logits
     return _rates(marks, started)
 
 
 def run_stock(llama, image, tokens: int) -> tuple[float, float]:
     """The stock handler; a mark each time its sampler takes a token's logits (a logits processor)."""
-    from llama_cpp import LogitsProcessorList
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
-                                             {"type": "text", "text": QUESTION}]}]
     marks: list[float] = []
-
-    def mark(input_ids, scores):
-        marks.append(time.perf_counter())
-        return scores
-
     started = time.perf_counter()
-    for _ in llama.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True,
-                                          logits_processor=LogitsProcessorList([mark])):
-        pass
+    answer(llama, [image_turn(image, QUESTION)], tokens, marks)
     return _rates(marks, started)
 
 
 def compare(label: str, llm: Path, mmproj: Path, image, tokens: int, rounds: int, threads: int) -> None:
-    import llama_cpp
-    from llama_cpp.llama_chat_format import Llava15ChatHandler
-
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
 
     engine = LlamaEngine(llm, mmproj, ModelInfo(label), n_ctx=4096, threads=threads)
-    stock = llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
-                            n_batch=512, n_ubatch=512,  # what critic's engine uses
-                            chat_handler=Llava15ChatHandler(clip_model_path=str(mmproj), verbose=False),
-                            verbose=False)
+    stock = open_stock(llm, mmproj, threads)
     results = {"critic": [], "stock": []}
     run_critic(engine, image, 4)  # warm both
     run_stock(stock, image, 4)
@@ -142,10 +96,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        tiny = build_model(Path(tmp) / "tiny", 64, 2, "tiny")
-        compare("tiny (hidden 64)", *tiny, painting(56), args.tokens, args.rounds, args.threads)
-        big = build_model(Path(tmp) / "big", args.big_hidden, args.big_layers, "clip-l")
-        compare(f"synthetic (hidden {args.big_hidden}, CLIP-L)", *big, painting(336), args.tokens, args.rounds,
+        tiny = model_files(build_model(Path(tmp) / "tiny", spec(64, 2, "tiny")))
+        compare("tiny (hidden 64)", *tiny, painting(56, 56), args.tokens, args.rounds, args.threads)
+        big = model_files(build_model(Path(tmp) / "big", spec(args.big_hidden, args.big_layers, "clip-l")))
+        compare(f"synthetic (hidden {args.big_hidden}, CLIP-L)", *big, painting(336, 336), args.tokens, args.rounds,
                 args.threads)
 
 

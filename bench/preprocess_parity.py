@@ -33,6 +33,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from synthetic import build_model  # noqa: E402
+
 PAINTINGS = ROOT.parent / "shared" / "paintings"
 
 
@@ -86,18 +89,12 @@ def main() -> int:
         size = f"{picture.width}×{picture.height}"
         print(f"{name:<40}{size:>12}{np.abs(ours - reference).max():>12.2g}{np.abs(theirs - reference).max():>18.3f}")
 
-    from convert.pipeline import ConvertConfig, convert
     from convert.reference import image_features, load_reference
-    from convert.tiny import build
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
 
     work = args.work or Path(tempfile.mkdtemp(prefix="critic-preprocess-"))
-    if not (work / "gguf" / "critic.json").exists():
-        build(work / "src")
-        convert(ConvertConfig(base=str(work / "src/base"), vision_tower=str(work / "src/vision-tower"),
-                              lora=str(work / "src/lora"), out=str(work / "gguf"), quant="F16", name="tiny"),
-                show_progress=False)
+    build_model(work, name="tiny")
     model, ckpt = load_reference(work / "src/base", work / "src/vision-tower", work / "src/lora")
     size = ckpt.vision.image_size
     small = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,17 @@ def answer(body: dict[str, Any]) -> str:
 def expected_analyses() -> int:
     """Analyses a clean run keeps: per known painting, 2 overall and 2 x 2 perspective ones."""
     return len(KNOWN_IDS) * (2 + 2 * 2)
+
+
+def stored_answers(out: Path, columns: str = "status, model, messages") -> list[tuple]:
+    """`columns` of every answer in the run folder `out`'s store, read while the run may still be writing."""
+    db = out / "annotate.sqlite"
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(f"SELECT {columns} FROM answers").fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+    finally:
+        conn.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-
-SHARED_PAINTINGS = Path(__file__).resolve().parents[2] / "shared" / "paintings"
 
 
 @pytest.fixture(autouse=True)
@@ -53,17 +55,11 @@ def no_network(monkeypatch):
 
 @pytest.fixture
 def painting(tmp_path) -> Path:
-    """A copy of one sample painting when ../shared is there, else a synthetic picture."""
-    source = SHARED_PAINTINGS / "great_wave_hokusai.jpg"
-    target = tmp_path / "painting.jpg"
-    if source.exists():
-        target.write_bytes(source.read_bytes())
-    else:
-        from PIL import Image, ImageDraw
+    """A generated painting as a JPEG: critic's example seascape (tests use nothing from outside the repository)."""
+    from critic.example import draw_example
 
-        image = Image.new("RGB", (320, 200), (30, 60, 140))
-        ImageDraw.Draw(image).ellipse((100, 40, 220, 160), fill=(230, 200, 120))
-        image.save(target, quality=92)
+    target = tmp_path / "painting.jpg"
+    draw_example(480, 320).save(target, quality=92)
     return target
 
 
@@ -95,3 +91,107 @@ def installed_model(tiny_gguf, critic_home):
     from critic import registry
 
     return registry.add_folder(tiny_gguf)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_gguf):
+    """The tiny model in critic's engine, as its folder describes it (one thread), shared by a module's tests."""
+    from critic.engine.llama import LlamaEngine
+
+    engine = LlamaEngine.from_folder(tiny_gguf, n_ctx=2048, threads=1)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def llama_server(tiny_gguf, tmp_path):
+    """Starts `python -m llama_cpp.server` on the tiny model (with extra flags); returns its base URL (no /v1)."""
+    pytest.importorskip("uvicorn")  # the llama_cpp.server extra
+    import urllib.request
+
+    from critic.manifest import Manifest
+
+    llm, mmproj = Manifest.read(tiny_gguf).file_paths(tiny_gguf)
+    started = []
+
+    def start(*extra: str) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log_path = tmp_path / f"llama-server-{len(started)}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(llm), "--clip_model_path", str(mmproj),
+             "--chat_format", "llava-1-5", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", *extra],
+            stdout=log, stderr=subprocess.STDOUT)
+        started.append((process, log))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            try:
+                urllib.request.urlopen(url + "/v1/models", timeout=2).close()
+                return url
+            except OSError:
+                assert time.monotonic() < deadline, "llama_cpp.server did not come up"
+                time.sleep(0.2)
+
+    yield start
+    for process, log in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+# -- the annotate tests' scripted provider ----------------------------------------------------
+
+@pytest.fixture
+def server():
+    """The scripted OpenAI-compatible server on loopback, answering as annotate_support.answer does."""
+    from annotate_support import answer
+    from openai_script_server import ScriptServer
+
+    with ScriptServer(answer) as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def world(tmp_path, server, monkeypatch):
+    """Paintings, images and a providers file pointing at the scripted server (its key in the environment)."""
+    from annotate_support import CANARY, make_world
+
+    monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
+    return make_world(tmp_path, server.url)
+
+
+# -- the screens' SVG snapshots ----------------------------------------------------------------
+
+@functools.cache
+def _module_snapshots():
+    """An SVG snapshot extension that keeps snapshots in tests/snapshots/<test module>/."""
+    from pytest_textual_snapshot import SVGImageExtension
+
+    class ModuleSnapshots(SVGImageExtension):
+        @classmethod
+        def dirname(cls, *, test_location) -> str:
+            return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
+
+    return ModuleSnapshots
+
+
+@pytest.fixture
+def svg_snapshot(snapshot):
+    """Compares a screen's SVG with tests/snapshots/<test module>/<test>.svg."""
+    return snapshot.use_extension(_module_snapshots())
+
+
+@pytest.fixture
+def fixed_cells(monkeypatch):
+    """The same cell size whatever terminal runs the tests, so pictures scale the same."""
+    from textual_image._terminal import CellSize, get_cell_size
+
+    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)

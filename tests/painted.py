@@ -31,16 +31,22 @@ def _brushed(array: np.ndarray, seed: int, strength: float = 9.0) -> Image.Image
     return Image.fromarray(np.clip(array + noise + fine, 0, 255).astype(np.uint8))
 
 
+def _canvas(sky: tuple[tuple[int, int, int], tuple[int, int, int]], horizon: int,
+            ground: tuple[tuple[int, int, int], tuple[int, int, int]], seed: int,
+            strength: float = 9.0) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A brushed picture graded from sky's top to its bottom colour down to `horizon`, then as `ground` says;
+    the picture and a pen to draw on it."""
+    image = _brushed(np.concatenate([_vertical(*sky, horizon), _vertical(*ground, H - horizon)]), seed, strength)
+    return image, ImageDraw.Draw(image)
+
+
 def _soft(image: Image.Image, radius: float = 1.2) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius))
 
 
 def harbour() -> Image.Image:
     """An overcast grey harbour: pale grey-blue sky, slate water, a dark pier, one small red boat."""
-    array = np.concatenate([_vertical((196, 202, 208), (165, 172, 182), 130),
-                            _vertical((120, 130, 140), (85, 95, 105), H - 130)])
-    image = _brushed(array, 1)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((196, 202, 208), (165, 172, 182)), 130, ((120, 130, 140), (85, 95, 105)), 1)
     draw.polygon([(0, 150), (150, 132), (150, 142), (0, 170)], fill=(60, 60, 64))  # the pier
     draw.polygon([(200, 150), (270, 150), (260, 168), (210, 168)], fill=(185, 30, 28))  # hull
     draw.polygon([(232, 148), (232, 100), (262, 146)], fill=(200, 40, 34))  # sail
@@ -49,10 +55,7 @@ def harbour() -> Image.Image:
 
 def fields() -> Image.Image:
     """A summer landscape: pale blue sky, green fields, a strip of yellow flowers, dark trees."""
-    array = np.concatenate([_vertical((150, 185, 225), (195, 215, 235), 80),
-                            _vertical((95, 150, 70), (60, 110, 45), H - 80)])
-    image = _brushed(array, 2)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((150, 185, 225), (195, 215, 235)), 80, ((95, 150, 70), (60, 110, 45)), 2)
     draw.polygon([(0, 190), (320, 170), (320, 190), (0, 212)], fill=(235, 205, 40))  # flowers
     for x in (40, 90, 250):
         draw.ellipse((x - 18, 50, x + 18, 95), fill=(35, 70, 35))  # trees
@@ -61,10 +64,7 @@ def fields() -> Image.Image:
 
 def nocturne() -> Image.Image:
     """A night harbour: deep navy sky and water, a few lit windows, a pale moon."""
-    array = np.concatenate([_vertical((18, 24, 52), (30, 38, 70), 140),
-                            _vertical((14, 20, 40), (8, 12, 26), H - 140)])
-    image = _brushed(array, 3, strength=5.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((18, 24, 52), (30, 38, 70)), 140, ((14, 20, 40), (8, 12, 26)), 3, strength=5.0)
     draw.rectangle((60, 110, 260, 140), fill=(22, 22, 26))  # the quay's buildings
     for x in range(70, 250, 22):
         draw.rectangle((x, 118, x + 6, 126), fill=(240, 190, 80))  # windows
@@ -74,10 +74,7 @@ def nocturne() -> Image.Image:
 
 def sunset() -> Image.Image:
     """A blazing sunset: orange to red sky, a dark red-brown field, black tree silhouettes."""
-    array = np.concatenate([_vertical((250, 170, 50), (215, 70, 30), 150),
-                            _vertical((120, 40, 20), (70, 25, 15), H - 150)])
-    image = _brushed(array, 4)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((250, 170, 50), (215, 70, 30)), 150, ((120, 40, 20), (70, 25, 15)), 4)
     draw.ellipse((140, 110, 190, 160), fill=(255, 225, 120))  # the sun, low
     for x in (30, 270):
         draw.rectangle((x - 4, 80, x + 4, 160), fill=(20, 10, 8))
@@ -99,10 +96,7 @@ def interior() -> Image.Image:
 
 def pastel() -> Image.Image:
     """A pale morning: cream sky, soft pink and pale blue bands, faint lilac shapes."""
-    array = np.concatenate([_vertical((250, 240, 225), (245, 215, 215), 120),
-                            _vertical((205, 220, 240), (225, 230, 240), H - 120)])
-    image = _brushed(array, 6, strength=4.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((250, 240, 225), (245, 215, 215)), 120, ((205, 220, 240), (225, 230, 240)), 6, strength=4.0)
     draw.ellipse((40, 140, 140, 190), fill=(215, 200, 230))
     draw.ellipse((200, 90, 300, 130), fill=(240, 205, 210))
     return _soft(image, 2.0)
@@ -123,10 +117,7 @@ def fog() -> Image.Image:
 
 def lagoon() -> Image.Image:
     """A tropical lagoon: deep blue sky, turquoise water, green palms, one small orange boat."""
-    array = np.concatenate([_vertical((40, 90, 190), (110, 170, 230), 100),
-                            _vertical((40, 170, 170), (20, 110, 130), H - 100)])
-    image = _brushed(array, 8)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((40, 90, 190), (110, 170, 230)), 100, ((40, 170, 170), (20, 110, 130)), 8)
     for x in (30, 70, 290):
         draw.polygon([(x - 35, 60), (x + 35, 60), (x, 30)], fill=(30, 120, 50))
         draw.rectangle((x - 3, 60, x + 3, 110), fill=(60, 90, 40))
@@ -136,10 +127,7 @@ def lagoon() -> Image.Image:
 
 def orchard() -> Image.Image:
     """A spring orchard: pale sky, yellow-green grass, grey trunks, pink blossom clouds."""
-    array = np.concatenate([_vertical((215, 225, 235), (230, 235, 230), 90),
-                            _vertical((170, 190, 95), (130, 160, 70), H - 90)])
-    image = _brushed(array, 11, strength=6.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((215, 225, 235), (230, 235, 230)), 90, ((170, 190, 95), (130, 160, 70)), 11, strength=6.0)
     for x in (60, 160, 260):
         draw.rectangle((x - 5, 80, x + 5, 170), fill=(105, 100, 95))
         draw.ellipse((x - 38, 40, x + 38, 95), fill=(240, 170, 195))
@@ -148,10 +136,7 @@ def orchard() -> Image.Image:
 
 def storm() -> Image.Image:
     """A storm at sea: slate-dark sky, dark green-grey waves, one small white sail."""
-    array = np.concatenate([_vertical((55, 60, 70), (80, 85, 90), 110),
-                            _vertical((40, 60, 55), (20, 35, 32), H - 110)])
-    image = _brushed(array, 12, strength=8.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((55, 60, 70), (80, 85, 90)), 110, ((40, 60, 55), (20, 35, 32)), 12, strength=8.0)
     draw.polygon([(150, 140), (150, 95), (178, 138)], fill=(235, 235, 228))
     draw.polygon([(138, 140), (185, 140), (178, 150), (145, 150)], fill=(30, 25, 22))
     return _soft(image)
@@ -159,20 +144,14 @@ def storm() -> Image.Image:
 
 def desert() -> Image.Image:
     """A desert noon: hazy pale sky, ochre dunes, a dark violet-brown shadow in one dune."""
-    array = np.concatenate([_vertical((230, 225, 205), (240, 220, 180), 90),
-                            _vertical((220, 170, 90), (190, 130, 60), H - 90)])
-    image = _brushed(array, 13, strength=7.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((230, 225, 205), (240, 220, 180)), 90, ((220, 170, 90), (190, 130, 60)), 13, strength=7.0)
     draw.polygon([(180, 240), (320, 130), (320, 240)], fill=(120, 80, 60))
     return _soft(image, 2.0)
 
 
 def winter() -> Image.Image:
     """A winter village: grey-blue sky, white snow, black bare trees, one small red house."""
-    array = np.concatenate([_vertical((170, 180, 195), (200, 205, 215), 100),
-                            _vertical((240, 242, 245), (225, 228, 235), H - 100)])
-    image = _brushed(array, 14, strength=4.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((170, 180, 195), (200, 205, 215)), 100, ((240, 242, 245), (225, 228, 235)), 14, strength=4.0)
     for x in (40, 110, 280):
         draw.line((x, 140, x, 60), fill=(25, 22, 20), width=5)
         draw.line((x, 90, x - 20, 70), fill=(25, 22, 20), width=3)
@@ -197,10 +176,7 @@ def autumn() -> Image.Image:
 
 def dusk() -> Image.Image:
     """A violet dusk: purple to lilac sky, a dark blue town, one small yellow street lamp."""
-    array = np.concatenate([_vertical((90, 60, 130), (170, 130, 190), 150),
-                            _vertical((30, 35, 70), (20, 22, 45), H - 150)])
-    image = _brushed(array, 16, strength=6.0)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(((90, 60, 130), (170, 130, 190)), 150, ((30, 35, 70), (20, 22, 45)), 16, strength=6.0)
     draw.rectangle((40, 120, 300, 150), fill=(35, 38, 75))
     draw.ellipse((150, 160, 166, 176), fill=(250, 220, 70))
     draw.rectangle((156, 176, 160, 220), fill=(15, 15, 25))

@@ -20,14 +20,6 @@ from critic.manifest import Manifest
 from critic.store import read_jsonl
 
 
-@pytest.fixture(scope="module")
-def engine(tiny_gguf):
-    manifest = Manifest.read(tiny_gguf)
-    engine = LlamaEngine(*manifest.file_paths(tiny_gguf), ModelInfo("tiny"), n_ctx=2048)
-    yield engine
-    engine.close()
-
-
 def _paintings(folder: Path, n: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

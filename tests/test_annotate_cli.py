@@ -5,34 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
-from annotate_support import (
-    make_world, CANARY, answer, expected_analyses,
-)
+from annotate_support import CANARY, expected_analyses, stored_answers
+from child_process import signal_when
 from critic.cli import main
-from openai_script_server import ScriptServer
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def server():
-    with ScriptServer(answer) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(tmp_path, server, monkeypatch):
-    """Paintings, images and a providers file pointing at the scripted server."""
-    monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
-    return make_world(tmp_path, server.url)
 
 
 def run_args(world: Path, *extra: str) -> list[str]:
@@ -92,37 +73,19 @@ def test_providers_prints_a_file_to_start_from(capsys):
     assert [p["name"] for p in data["provider"]] == ["openai", "gemini"]
 
 
-def _stored(out: Path) -> list[tuple[str, str, str]]:
-    """(status, model, messages) of every stored answer, read while the run may still be writing."""
-    db = out / "annotate.sqlite"
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute("SELECT status, model, messages FROM answers").fetchall()
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
-    finally:
-        conn.close()
-
-
 def test_kill_9_mid_run_then_rerun_resends_nothing_stored(world, server, capsys):
     env = {**os.environ, "PYTHONPATH": str(REPO), "CRITIC_TEST_KEY": CANARY}
     command = [sys.executable, "-m", "critic", *run_args(world)]
     server.delay = 0.15
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while sum(row[0] == "ok" for row in _stored(world / "out")) < 10:
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the run stored nothing"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
+        signal_when(first, lambda: sum(row[0] == "ok" for row in stored_answers(world / "out")) >= 10, signal.SIGKILL,
+                    "the run stored nothing", timeout=60)
     finally:
         first.kill()
         out1, err1 = first.communicate()
     assert first.returncode == -signal.SIGKILL
-    stored = {(model, messages) for status, model, messages in _stored(world / "out") if status == "ok"}
+    stored = {(model, messages) for status, model, messages in stored_answers(world / "out") if status == "ok"}
     assert 10 <= len(stored) < 46
 
     # status on the killed folder: some answered, some left
@@ -143,7 +106,7 @@ def test_kill_9_mid_run_then_rerun_resends_nothing_stored(world, server, capsys)
     assert stored <= set(sent(server.log[:mark]))  # the store records what the server saw
     assert stored.isdisjoint(sent(server.log[mark:]))  # and none of it was asked again
     assert len(server.log) - mark <= 46 - len(stored)
-    everything = _stored(world / "out")
+    everything = stored_answers(world / "out")
     assert len(everything) == 46 and all(row[0] == "ok" for row in everything)
 
     train = json.loads((world / "out" / "train.json").read_text())

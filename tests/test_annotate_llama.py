@@ -8,12 +8,6 @@ grammar the server builds from our schemas, and every stage from ingest to expor
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -25,65 +19,15 @@ from annotate.run import RunConfig, execute  # noqa: E402
 from annotate_support import PAINTINGS, make_images, write_paintings  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _model_files(folder: Path) -> tuple[Path, Path]:
-    manifest = json.loads((folder / "critic.json").read_text())
-    files = manifest["files"]
-    return folder / files["llm"]["path"], folder / files["mmproj"]["path"]
-
-
-@pytest.fixture
-def llama_server(request, tmp_path):
-    """The tiny model behind `python -m llama_cpp.server`; its base URL."""
-    try:
-        folder = Path(request.getfixturevalue("tiny_gguf"))
-    except pytest.FixtureLookupError:
-        pytest.skip("no tiny_gguf fixture: the tiny model is not built in this checkout")
-    llm, mmproj = _model_files(folder)
-    port = _free_port()
-    log = open(tmp_path / "llama-server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(llm), "--clip_model_path", str(mmproj),
-         "--chat_format", "llava-1-5", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "llama-server.log").read_text(errors="replace")[-2000:]
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "llama_cpp.server did not come up"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
 def test_every_stage_against_llama_cpp_server(llama_server, tmp_path):
+    url = llama_server() + "/v1"
     make_images(tmp_path / "images")
     write_paintings(tmp_path / "paintings.csv")
     providers = tmp_path / "providers.toml"
     providers.write_text(
         '[roles]\nknowledge = "local-a"\nanalysts = ["local-a", "local-b"]\n'
         + "".join(
-            f'\n[[provider]]\nname = "{name}"\nbase_url = "{llama_server}"\nmodel = "tiny"\n'
+            f'\n[[provider]]\nname = "{name}"\nbase_url = "{url}"\nmodel = "tiny"\n'
             'concurrency = 1\ntimeout = 120\nresponse_format = "json_object"\n'
             for name in ("local-a", "local-b")
         ),

@@ -13,23 +13,10 @@ from annotate.answers import AnswerStore
 from annotate.prompts import KNOWLEDGE
 from annotate.run import RunConfig, execute, plan
 from annotate_support import (
-    make_world, CANARY, KNOWN_IDS, PAINTINGS, answer, expected_analyses, write_providers,
+    CANARY, KNOWN_IDS, PAINTINGS, expected_analyses, write_providers,
 )
 from critic.errors import ServerError
 from openai_script_server import EchoAuth, Malformed, Reply, ScriptServer, Slow, Status
-
-
-@pytest.fixture
-def server():
-    with ScriptServer(answer) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(tmp_path, server, monkeypatch):
-    """Paintings, images and a providers file pointing at the scripted server."""
-    monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
-    return make_world(tmp_path, server.url)
 
 
 def config(world: Path, **changes) -> RunConfig:

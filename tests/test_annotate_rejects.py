@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pytest
 from annotate.run import RunConfig, execute
 from annotate.validate import REASONS
 from annotate_samples import BAD, EXPECTED
-from annotate_support import CANARY, answer, expected_analyses, make_world, write_paintings, write_providers
+from annotate_support import CANARY, answer, expected_analyses, stored_answers, write_paintings, write_providers
+from child_process import signal_when
 from critic.cli import main
 from openai_script_server import Reply, ScriptServer, last_user_text
 
@@ -31,18 +31,7 @@ SCREAM_OVERALL = "analysis of the painting \u201cThe Scream\u201d"
 SCREAM_PICKS = "Which perspectives of formal analysis matter most for the painting \u201cThe Scream\u201d"
 GOOD_MARK = "Seen as a whole"
 """How every good answer of the scripted server begins (annotate_support.answer)."""
-
-
-@pytest.fixture
-def server():
-    with ScriptServer(answer) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(tmp_path, server, monkeypatch):
-    monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
-    return make_world(tmp_path, server.url)
+REJECTED_TOO = "status, model, messages, rejected"
 
 
 def config(world: Path, out: str = "out", **changes) -> RunConfig:
@@ -227,19 +216,6 @@ def test_a_mixed_run_counts_every_rejection_the_server_sent(tmp_path, monkeypatc
           "exported:", len(texts))
 
 
-def _stored(out: Path) -> list[tuple[str, str, str, str | None]]:
-    db = out / "annotate.sqlite"
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute("SELECT status, model, messages, rejected FROM answers").fetchall()
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
-    finally:
-        conn.close()
-
-
 def test_kill_9_then_resume_keeps_answers_and_rejection_counts(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CRITIC_TEST_KEY", CANARY)
     mixed = MixedServer()
@@ -257,20 +233,16 @@ def test_kill_9_then_resume_keeps_answers_and_rejection_counts(tmp_path, capsys,
         mark = len(server.log)
         first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                rows = _stored(world / "out")
-                if sum(r[0] == "ok" for r in rows) >= 30 and any(r[3] for r in rows):
-                    break
-                assert first.poll() is None, first.communicate()
-                assert time.monotonic() < deadline, "the run stored nothing"
-                time.sleep(0.02)
-            first.send_signal(signal.SIGKILL)
+            def enough() -> bool:
+                rows = stored_answers(world / "out", REJECTED_TOO)
+                return sum(r[0] == "ok" for r in rows) >= 30 and any(r[3] for r in rows)
+
+            signal_when(first, enough, signal.SIGKILL, "the run stored nothing", timeout=60)
         finally:
             first.kill()
             first.communicate()
         assert first.returncode == -signal.SIGKILL
-        before = _stored(world / "out")
+        before = stored_answers(world / "out", REJECTED_TOO)
         stored = {(model, messages) for status, model, messages, _ in before if status == "ok"}
         assert len([r for r in before if r[0] == "ok"]) < whole_requests  # killed part-way
 

@@ -45,8 +45,11 @@ def chat_app(engines: list, image=None, max_tokens: int = 48, n_ctx: int | None 
                    history=History(), image_widget=HalfcellImage, **kwargs)
 
 
-async def ready(pilot, app: ChatApp) -> None:
+async def ready(pilot, app: ChatApp, ask: str | None = None) -> None:
+    """Wait for the model and the painting; with `ask`, then ask that and wait for the answer."""
     await wait_until(pilot, lambda: app.engine is not None and app.conversation is not None, "model and painting")
+    if ask:
+        await ask_and_wait(pilot, app, ask)
 
 
 async def open_dialog(pilot, app: ChatApp) -> Input:
@@ -144,8 +147,7 @@ async def test_switch_painting_and_new_conversation_encode_each_painting_once(in
     engines: list[GatedEngine] = []
     app = chat_app(engines, paintings[0])
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await ask_and_wait(pilot, app, "What is here?")
+        await ready(pilot, app, ask="What is here?")
         first = app.conversation
 
         await pilot.press("ctrl+o")
@@ -190,8 +192,7 @@ async def test_quit_mid_answer_then_resume_with_the_painting(installed_model, pa
     engines: list[GatedEngine] = []
     app = chat_app(engines, paintings[0])
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await ask_and_wait(pilot, app, "What is here?")
+        await ready(pilot, app, ask="What is here?")
         engines[0].hold(1)
         app.query_one("#question", Input).value = "And the light?"
         await pilot.press("enter")
@@ -348,8 +349,7 @@ async def test_resuming_a_conversation_whose_painting_moved_reattaches_it(instal
     engines: list[GatedEngine] = []
     app = chat_app(engines, paintings[0])
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await ask_and_wait(pilot, app, "What is here?")
+        await ready(pilot, app, ask="What is here?")
         conversation_id = app.conversation.id
     moved = tmp_path / "elsewhere" / "first.png"
     moved.parent.mkdir()

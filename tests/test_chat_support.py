@@ -27,12 +27,13 @@ async def wait_until(pilot, predicate: Callable[[], bool], what: str = "conditio
         await pilot.pause(0.01)
 
 
-def make_painting(path: Path, size: tuple[int, int] = (240, 160), seed: int = 0) -> Path:
-    """A small, deterministic picture: a blue field, a warm disc, a dark band."""
+def make_painting(path: Path, size: tuple[int, int] = (240, 160), seed: int = 0,
+                  field: tuple[int, int, int] | None = None) -> Path:
+    """A small, deterministic picture: a blue field (another by `seed`, or `field`), a warm disc, a dark band."""
     from PIL import Image, ImageDraw
 
     hues = [(30, 60, 140), (120, 40, 30), (40, 110, 60)]
-    image = Image.new("RGB", size, hues[seed % 3])
+    image = Image.new("RGB", size, field or hues[seed % 3])
     draw = ImageDraw.Draw(image)
     w, h = size
     draw.ellipse((w // 3, h // 5, w // 3 + h // 2, h // 5 + h // 2), fill=(230, 190, 90))

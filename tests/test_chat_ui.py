@@ -11,10 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from pytest_textual_snapshot import SVGImageExtension
 from test_chat_support import ScriptedEngine, make_painting, wait_until
 from textual.widgets import Input
-from textual_image._terminal import CellSize, get_cell_size
 from textual_image.widget import HalfcellImage
 
 from critic.engine.base import Settings, Timings, TurnRecord
@@ -31,25 +29,6 @@ SIZE = (120, 40)
 WRONG = "The palette is dominated by reds."
 ANSWER = (f"{WRONG} A **yellow disc** sits left of centre, above a dark band.\n\n"
           "- the blue field fills most of the canvas\n- the band closes the bottom edge")
-
-
-class ChatSnapshots(SVGImageExtension):
-    """Snapshots kept in tests/snapshots/<test module>/."""
-
-    @classmethod
-    def dirname(cls, *, test_location) -> str:
-        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
-
-
-@pytest.fixture
-def svg_snapshot(snapshot):
-    return snapshot.use_extension(ChatSnapshots)
-
-
-@pytest.fixture
-def fixed_cells(monkeypatch):
-    """The same cell size whatever terminal runs the tests, so pictures scale the same."""
-    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)
 
 
 @pytest.fixture

@@ -10,13 +10,6 @@ from critic.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
 from critic.prompt import Turn, layout_tokens
 
 
-@pytest.fixture
-def engine(tiny_gguf):
-    engine = LlamaEngine.from_folder(tiny_gguf, n_ctx=2048, threads=1)
-    yield engine
-    engine.close()
-
-
 def _cache_ids(engine, session) -> list[int]:
     return engine.llama.input_ids[session._prefix_end: engine.llama.n_tokens].tolist()
 
@@ -86,23 +79,27 @@ def test_ctrl_c_mid_answer_records_a_cancelled_partial_turn(engine, painting, mo
     assert _cache_ids(engine, session) == _expected_after_image(engine, session)
 
 
-def test_one_answer_at_a_time_and_none_after_close(engine, painting):
-    first, second = engine.open_session(painting), engine.open_session(painting)
-    stream = first.ask("What is here?", Settings(max_tokens=8))
-    next(stream)
-    with pytest.raises(EngineBusy, match="still answering"):
-        next(second.ask("And here?", Settings(max_tokens=4)))
-    stream.close()
-    assert first.turns[-1].stopped == "cancelled"
-    "".join(second.ask("And here?", Settings(max_tokens=4)))  # the context is free again
-
-    stream = second.ask("And the light?", Settings(max_tokens=8))
-    next(stream)
-    engine.close()
-    with pytest.raises(EngineBusy, match="closed"):
+def test_one_answer_at_a_time_and_none_after_close(tiny_gguf, painting):
+    engine = LlamaEngine.from_folder(tiny_gguf, n_ctx=2048, threads=1)  # its own: this test closes it
+    try:
+        first, second = engine.open_session(painting), engine.open_session(painting)
+        stream = first.ask("What is here?", Settings(max_tokens=8))
         next(stream)
-    with pytest.raises(EngineBusy, match="closed"):
-        next(first.ask("Again?", Settings(max_tokens=2)))
+        with pytest.raises(EngineBusy, match="still answering"):
+            next(second.ask("And here?", Settings(max_tokens=4)))
+        stream.close()
+        assert first.turns[-1].stopped == "cancelled"
+        "".join(second.ask("And here?", Settings(max_tokens=4)))  # the context is free again
+
+        stream = second.ask("And the light?", Settings(max_tokens=8))
+        next(stream)
+        engine.close()
+        with pytest.raises(EngineBusy, match="closed"):
+            next(stream)
+        with pytest.raises(EngineBusy, match="closed"):
+            next(first.ask("Again?", Settings(max_tokens=2)))
+    finally:
+        engine.close()
 
 
 def test_streamed_text_equals_the_recorded_answer(engine, painting):

@@ -20,31 +20,11 @@ pytest.importorskip("sentencepiece")
 from critic.cli import main  # noqa: E402
 from critic.store import read_jsonl  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_PAINTINGS = ROOT.parent / "shared" / "paintings"
-
-
-@pytest.fixture(scope="module")
-def own_tiny_gguf(tmp_path_factory) -> Path:
-    """The tiny model converted to GGUF here, for when conftest does not provide one."""
-    from convert.tiny import build
-
-    work = tmp_path_factory.mktemp("tiny")
-    build(work / "src")
-    out = work / "gguf"
-    assert main(["convert", str(work / "src" / "base"), "--vision-tower", str(work / "src" / "vision-tower"),
-                 "--lora", str(work / "src" / "lora"), "--out", str(out), "--name", "tiny"]) == 0
-    return out
-
 
 @pytest.fixture
-def tiny(request) -> str:
+def tiny(installed_model) -> str:
     """The tiny model registered in this test's data directory; its name."""
-    try:
-        return request.getfixturevalue("installed_model").name  # the session-wide one in conftest
-    except pytest.FixtureLookupError:
-        assert main(["models", "add", str(request.getfixturevalue("own_tiny_gguf"))]) == 0
-        return "tiny"
+    return installed_model.name
 
 
 def tiny_gguf_files(name: str) -> list[Path]:
@@ -55,17 +35,14 @@ def tiny_gguf_files(name: str) -> list[Path]:
 
 
 def _paintings(folder: Path, count: int) -> list[str]:
-    """Sample paintings copied in, or synthetic pictures where ../shared is absent."""
-    from PIL import Image
+    """`count` generated stand-in paintings (tests/painted.py) as JPEG files; their names."""
+    from painted import PICTURES
 
     folder.mkdir(parents=True, exist_ok=True)
-    names = sorted(p.name for p in SHARED_PAINTINGS.glob("*.jpg"))[:count] if SHARED_PAINTINGS.is_dir() else []
-    for name in names:
-        shutil.copy(SHARED_PAINTINGS / name, folder / name)
-    for i in range(len(names), count):
-        name = f"synthetic{i}.png"
-        Image.new("RGB", (60, 40), (30 + 50 * i, 90, 160)).save(folder / name)
-        names.append(name)
+    names = []
+    for key in list(PICTURES)[:count]:
+        names.append(f"{key}.jpg")
+        PICTURES[key]().save(folder / names[-1], quality=90)
     return names
 
 

@@ -24,7 +24,6 @@ from critic.errors import BadCheckpoint
 from critic.images import model_input
 from critic.prompt import CHAT_TEMPLATE, SYSTEM, Turn, layout_tokens
 from llava.checkpoint import open_checkpoint
-from conftest import SHARED_PAINTINGS
 from llava_upstream import (
     IMAGE_TOKEN_INDEX,
     VICUNA_V1_SYSTEM,
@@ -50,13 +49,6 @@ def _upstream_ids(tiny_dir, turns, legacy: bool) -> list[int]:
         messages += [("<image>\n" if i == 0 else "") + turn.question, turn.answer]
     return tokenizer_image_token(conv_vicuna_v1(messages), SlowLlamaTokenizer(tiny_dir / "base" / "tokenizer.model",
                                                                               legacy))
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_gguf):
-    engine = LlamaEngine.from_folder(tiny_gguf, n_ctx=2048, threads=1)
-    yield engine
-    engine.close()
 
 
 def test_the_system_prompt_is_vicuna_v1():
@@ -95,7 +87,10 @@ def test_the_engine_asks_later_questions_as_in_training(engine, tiny_dir, painti
 
 
 def _paintings() -> list[Image.Image]:
-    pictures = [Image.open(p).convert("RGB") for p in sorted(SHARED_PAINTINGS.glob("*.jpg"))]
+    """Generated pictures: a landscape and a portrait seascape at a scan's size, two small flat ones."""
+    from critic.example import draw_example
+
+    pictures = [draw_example(1280, 1013), draw_example(700, 900)]
     pictures += [Image.new("RGB", (300, 120), (200, 30, 40)), Image.new("RGB", (90, 90), (20, 200, 40))]
     for picture in pictures[-2:]:
         picture.paste((240, 240, 10), (10, 10, 60, 60))

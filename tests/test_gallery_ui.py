@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pytest_textual_snapshot import SVGImageExtension
 from test_chat_support import GatedEngine, make_painting, wait_until
-from textual_image._terminal import CellSize, get_cell_size
 from textual_image.widget import HalfcellImage
 
 from critic.engine.base import Settings
@@ -21,24 +19,6 @@ from critic.store import read_jsonl
 from critic.tui.gallery import CompareScreen, GalleryApp, GalleryExit, GalleryState
 
 SIZE = (120, 40)
-
-
-class GallerySnapshots(SVGImageExtension):
-    """Snapshots kept in tests/snapshots/<test module>/."""
-
-    @classmethod
-    def dirname(cls, *, test_location) -> str:
-        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
-
-
-@pytest.fixture
-def svg_snapshot(snapshot):
-    return snapshot.use_extension(GallerySnapshots)
-
-
-@pytest.fixture
-def fixed_cells(monkeypatch):
-    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)
 
 
 @pytest.fixture
@@ -274,28 +254,22 @@ async def test_analyse_all_writes_the_results_resumes_and_shows_them(art, instal
 
 # -- snapshots --------------------------------------------------------------------------------------
 
-async def test_snapshot_gallery(art, fixed_cells, svg_snapshot):
-    app = gallery(art, cache=GalleryCache(art.parent / "cache"))
+async def screen_after(app: GalleryApp, *keys: str) -> str:
+    """The gallery's screen as SVG once every picture is measured and `keys` are pressed."""
     async with app.run_test(size=SIZE) as pilot:
         await measured(pilot, app)
-        await pilot.press("right")
+        await pilot.press(*keys)
         await pilot.pause()
-        assert svg_snapshot == app.export_screenshot()
+        return app.export_screenshot()
+
+
+async def test_snapshot_gallery(art, fixed_cells, svg_snapshot):
+    assert svg_snapshot == await screen_after(gallery(art, cache=GalleryCache(art.parent / "cache")), "right")
 
 
 async def test_snapshot_filtered_by_key(art, fixed_cells, svg_snapshot):
-    app = gallery(art)
-    async with app.run_test(size=SIZE) as pilot:
-        await measured(pilot, app)
-        await pilot.press("slash", *"key=low", "enter", "m")
-        await pilot.pause()
-        assert svg_snapshot == app.export_screenshot()
+    assert svg_snapshot == await screen_after(gallery(art), "slash", *"key=low", "enter", "m")
 
 
 async def test_snapshot_compare(art, fixed_cells, svg_snapshot):
-    app = gallery(art)
-    async with app.run_test(size=SIZE) as pilot:
-        await measured(pilot, app)
-        await pilot.press("m", "end", "c")
-        await pilot.pause()
-        assert svg_snapshot == app.export_screenshot()
+    assert svg_snapshot == await screen_after(gallery(art), "m", "end", "c")

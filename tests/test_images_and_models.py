@@ -76,14 +76,6 @@ CASES = ["jpeg", "png", "webp", "bmp", "gif-animated", "tiff-16bit", "tiff-multi
          "grey", "alpha", "exif-rotated", "huge"]
 
 
-@pytest.fixture(scope="module")
-def engine(tiny_gguf):
-    manifest = Manifest.read(tiny_gguf)
-    engine = LlamaEngine(*manifest.file_paths(tiny_gguf), ModelInfo("tiny"), n_ctx=2048)
-    yield engine
-    engine.close()
-
-
 @pytest.mark.parametrize("kind", CASES)
 def test_every_image_case_loads_and_runs(kind, tmp_path, engine):
     path, check = _make(kind, tmp_path)

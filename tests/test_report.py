@@ -15,9 +15,10 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from critic.cli import main
+from test_chat_support import make_painting
 from critic.report import records_report
 from critic.report.figures import REPORT_SIDE
 
@@ -27,13 +28,7 @@ INJECTED = 'A dark band <script>alert("x")</script> & a "quoted" <b>word</b>.'
 
 def painting(path: Path, field: tuple[int, int, int], size=(1200, 800)) -> Path:
     """A blue (or other) field with a warm disc and a dark band: no green anywhere."""
-    image = Image.new("RGB", size, field)
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    draw.ellipse((w // 3, h // 5, w // 3 + h // 2, h // 5 + h // 2), fill=(230, 190, 90))
-    draw.rectangle((0, h * 3 // 4, w, h), fill=(20, 20, 30))
-    image.save(path)
-    return path
+    return make_painting(path, size, field=field)
 
 
 def record(path: Path, analysis: str, question: str = "Please compose a coherent paragraph.", **extra) -> dict:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from critic.cli import main
 from critic.store import read_jsonl
+from child_process import signal_when
 from openai_script_server import ScriptServer, Slow, Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,12 +208,7 @@ def test_eval_cli_parallel_kill_9_then_resume_asks_nothing_twice(tmp_path, serve
     server.delay = 0.4
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while len(read_jsonl(out)) < 5:
-            assert child.poll() is None, child.communicate()[1].decode()
-            assert time.monotonic() < deadline, "the run wrote nothing"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
+        signal_when(child, lambda: len(read_jsonl(out)) >= 5, signal.SIGKILL, "the run wrote nothing")
     finally:
         child.kill()
         child.communicate()
@@ -240,12 +236,7 @@ def test_ctrl_c_stops_at_once_and_keeps_every_finished_answer(tmp_path, server):
     server.script("", Slow(120))  # one request that would hold the run for two minutes
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while len(read_jsonl(out)) < 4:
-            assert child.poll() is None, child.communicate()[1].decode()
-            assert time.monotonic() < deadline, "the run wrote nothing"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGINT)
+        signal_when(child, lambda: len(read_jsonl(out)) >= 4, signal.SIGINT, "the run wrote nothing")
         _, err = child.communicate(timeout=60)  # not waiting for the slow request in flight
     finally:
         if child.poll() is None:
@@ -263,48 +254,6 @@ def test_ctrl_c_stops_at_once_and_keeps_every_finished_answer(tmp_path, server):
 
 
 # -- the real llama_cpp.server -----------------------------------------------------------------
-
-@pytest.fixture
-def llama_server(tiny_gguf, tmp_path):
-    """Start `python -m llama_cpp.server` on the tiny model (with extra flags); its base URL."""
-    pytest.importorskip("uvicorn")
-    import socket
-    import urllib.request
-
-    from critic.manifest import Manifest
-
-    llm, mmproj = Manifest.read(tiny_gguf).file_paths(tiny_gguf)
-    started = []
-
-    def start(*extra: str) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(llm), "--clip_model_path", str(mmproj),
-             "--chat_format", "llava-1-5", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, "llama_cpp.server stopped"
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=2)
-                return url
-            except OSError:
-                assert time.monotonic() < deadline, "llama_cpp.server did not come up"
-                time.sleep(0.2)
-
-    yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
 
 def test_against_llama_cpp_server_parallel_answers_match_serial(llama_server, tmp_path):
     url = llama_server("--interrupt_requests", "False")  # queue concurrent requests instead of cutting them
