@@ -56,7 +56,8 @@ def shown_text(app: GalleryApp, selector: str) -> str:
     from rich.console import Console
 
     console = Console(width=100, file=StringIO(), record=True)
-    console.print(app.query_one(selector).content)
+    widget = app.query_one(selector)
+    console.print(widget.text if hasattr(widget, "text") else widget.content)
     return console.export_text()
 
 

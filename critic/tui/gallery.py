@@ -28,6 +28,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, ProgressBar, Static
@@ -104,6 +105,15 @@ def chat_view(saved, count: int, facts):
     heading = Text(f"In chat · conversation {saved.id}{others} · `critic chat --resume {saved.id}`", style="bold")
     flags = check_analysis(turn.answer, facts) if facts else []
     return Group(heading, Text(turn.question, style="italic"), render_flags(turn.answer, flags))
+
+
+class GalleryStatus(Widget):
+    """The line under the grid; one fixed line, so an update redraws it alone, not the whole screen."""
+
+    text: reactive[str] = reactive("")
+
+    def render(self) -> str:
+        return self.text
 
 
 class CompareScreen(Screen[None]):
@@ -190,10 +200,10 @@ class GalleryApp(App[GalleryExit | None]):
                 yield Static("", id="detail-chat")
         with Horizontal(id="progress-row"):
             yield Label("", id="progress-label")
-            yield ProgressBar(id="progress", show_eta=False)
+            yield ProgressBar(total=1, id="progress", show_eta=False)  # a total: no idle animation
         yield Input(placeholder="filter: key=low temperature=warm hue=blue colourfulness>40 or part of a name "
                                 "(Enter applies, empty clears)", id="filter")
-        yield Static("", id="gallery-status")
+        yield GalleryStatus(id="gallery-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -255,7 +265,7 @@ class GalleryApp(App[GalleryExit | None]):
         parts.append(f"sort: {SORT_LABELS[self.sort]}{' (reversed)' if self.reverse else ''}")
         if self.filter:
             parts.append(f"filter: {self.filter}")
-        self.query_one("#gallery-status", Static).update(" · ".join(parts))
+        self.query_one(GalleryStatus).text = " · ".join(parts)
 
     # -- measuring --------------------------------------------------------------------------------
 
