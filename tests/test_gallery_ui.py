@@ -80,6 +80,38 @@ async def test_opens_at_once_and_measures_in_the_background(art):
         assert all(e.cached for e in again.entries)
 
 
+async def test_what_is_scrolled_to_is_measured_next(tmp_path, monkeypatch):
+    import threading
+
+    from critic.tui import gallery as gallery_module
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(60):
+        make_painting(folder / f"p{n:02d}.png", size=(64 + n, 48), seed=n)
+    monkeypatch.setattr(gallery_module, "LOAD_THREADS", 1)
+    order: list[str] = []
+    gate = threading.Event()
+
+    class GatedCache(GalleryCache):
+        """The real cache; the first picture waits until the test has scrolled."""
+
+        def fill(self, entry):
+            gate.wait(30)
+            order.append(entry.name)
+            return super().fill(entry)
+
+    app = gallery(folder, cache=GatedCache())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        first_on_screen = app.grid.first_visible()
+        assert first_on_screen > 20  # the last rows are on screen now
+        gate.set()
+        await measured(pilot, app)
+    assert order[0] == "p00.png"  # already under way when End was pressed
+    assert order[1:6] == [f"p{n:02d}.png" for n in range(first_on_screen, first_on_screen + 5)]
+
+
 async def test_arrows_move_the_selection_and_the_detail_follows(art):
     app = gallery(art)
     async with app.run_test(size=SIZE) as pilot:
