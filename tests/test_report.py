@@ -185,6 +185,20 @@ def test_report_size_stays_near_the_pictures(results):
 
 # -- the command -------------------------------------------------------------------------------------
 
+def test_relative_picture_paths_are_found_beside_the_results(art, tmp_path, monkeypatch):
+    monkeypatch.chdir(art.parent)
+    blue = sorted(art.iterdir())[0]
+    entry = record(blue, "A blue field.")
+    entry["image"]["path"] = f"art/{blue.name}"  # as `critic analyze art/ --out results.jsonl` records it
+    results = tmp_path / "results.jsonl"
+    results.write_text(json.dumps(entry) + "\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["report", str(results), "--html", "r.html"]) == 0
+    assert len(Page((elsewhere / "r.html").read_text()).all("img")) == 1
+
+
 def test_critic_report_writes_the_page(results, tmp_path, capsys):
     out = tmp_path / "out" / "report.html"
     assert main(["report", str(results), "--html", str(out), "--title", "Monday <3"]) == 0

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         if path.stat().st_size and not any(isinstance(r, dict) and "key" in r for r in found):
             raise UsageError(f"{path}: not a file of critic analyze results (JSON lines)")
         records += found
-    html, shown, failed = records_report(records, args.title, ", ".join(Path(n).name for n in args.results))
+    html, shown, failed = records_report(records, args.title, ", ".join(Path(n).name for n in args.results),
+                                         base=Path(args.results[0]).resolve().parent)
     if not shown:
         raise UsageError("no finished analyses to report in " + ", ".join(args.results))
     write_atomic(out, html)

@@ -16,13 +16,21 @@ _SHOWN = ("ok", "measured")
 """Record statuses with text to show; errors are counted, not shown."""
 
 
-def _painting(path: str, sha256: str, records: list[dict]) -> PaintingReport:
+def _locate(path: str, base: Path | None) -> Path:
+    """The recorded path, or, when it was relative to where the analysis ran, the same beside the results."""
+    recorded = Path(path)
+    if recorded.exists() or recorded.is_absolute() or base is None:
+        return recorded
+    return base / recorded if (base / recorded).exists() else recorded
+
+
+def _painting(path: str, sha256: str, records: list[dict], base: Path | None = None) -> PaintingReport:
     """Load the picture analysed (checked by sha256) and measure it; fall back on the records' facts."""
     image = facts = None
     problem = ""
     size = None
     try:
-        loaded = load_image(path)
+        loaded = load_image(_locate(path, base))
         if sha256 and loaded.sha256 != sha256:
             problem = (f"{path} has changed since it was analysed (its sha256 differs): the picture is left out "
                        "and the facts are those recorded with the analysis")
@@ -49,8 +57,11 @@ def _painting(path: str, sha256: str, records: list[dict]) -> PaintingReport:
     return PaintingReport(Path(path).name, path, sha256, image, facts, readings, problem, size)
 
 
-def from_records(records: Sequence[dict]) -> tuple[list[PaintingReport], int]:
-    """One `PaintingReport` per painting (in the order first seen), and how many failed records were left out."""
+def from_records(records: Sequence[dict], base: Path | None = None) -> tuple[list[PaintingReport], int]:
+    """One `PaintingReport` per painting (in the order first seen), and how many failed records were left out.
+
+    `base`: where to look for pictures recorded with a relative path that is not found from here
+    (the results file's folder)."""
     groups: dict[str, list[dict]] = {}
     failed = 0
     for record in records:
@@ -62,13 +73,14 @@ def from_records(records: Sequence[dict]) -> tuple[list[PaintingReport], int]:
     paintings = []
     for key, group in groups.items():
         info = group[-1]["image"]
-        paintings.append(_painting(str(info.get("path", "")), str(info.get("sha256", "")), group))
+        paintings.append(_painting(str(info.get("path", "")), str(info.get("sha256", "")), group, base))
     return paintings, failed
 
 
-def records_report(records: Sequence[dict], title: str = "Formal analyses", source: str = "") -> tuple[str, int, int]:
+def records_report(records: Sequence[dict], title: str = "Formal analyses", source: str = "",
+                   base: Path | None = None) -> tuple[str, int, int]:
     """The HTML report of `critic analyze --out` records: (html, paintings shown, failed records left out)."""
-    paintings, failed = from_records(records)
+    paintings, failed = from_records(records, base)
     return render_page(title, paintings, source), len(paintings), failed
 
 
