@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from critic.errors import ServerError
-
-from annotate.prompts import Malformed
-from annotate.providers import Provider
+from critic.annotate.prompts import Malformed
+from critic.annotate.providers import Provider
+from critic.core.errors import ServerError
 
 RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 FATAL_STATUS = frozenset({401, 403, 404})

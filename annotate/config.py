@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from critic.errors import BadData, UsageError
-from critic.perspectives import PERSPECTIVES
+from critic.core.errors import BadData, UsageError
+from critic.core.perspectives import PERSPECTIVES
 
 if TYPE_CHECKING:
-    from annotate.client import RetryPolicy
-    from annotate.pipeline import Settings
-    from annotate.providers import Providers
+    from critic.annotate.client import RetryPolicy
+    from critic.annotate.providers import Providers
+    from critic.annotate.stages import Settings
 
 CONFIG_FILE = "run.json"
 
@@ -68,19 +68,19 @@ class RunConfig:
 
     def settings(self) -> Settings:
         """The stage settings."""
-        from annotate.pipeline import Settings
+        from critic.annotate.stages import Settings
 
         return Settings(self.leak_retries, self.max_perspectives, self.max_tokens, self.invalid_retries)
 
     def policy(self) -> RetryPolicy:
         """The retry policy."""
-        from annotate.client import RetryPolicy
+        from critic.annotate.client import RetryPolicy
 
         return RetryPolicy(self.retries, self.backoff, self.max_backoff)
 
     def load_providers(self) -> Providers:
         """Providers from the file (or defaults), with --timeout applied."""
-        from annotate.providers import load_providers
+        from critic.annotate.providers import load_providers
 
         providers = load_providers(Path(self.providers) if self.providers else None)
         if self.timeout is None:

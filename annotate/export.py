@@ -7,13 +7,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from critic.perspectives import PERSPECTIVES
-from critic.prompt import IMAGE_TOKEN
-from critic.store import write_atomic
-
-from annotate.paintings import Painting, fold
-from annotate.pipeline import Analysis
-from annotate.instructions import instruction
+from critic.annotate.instructions import instruction
+from critic.annotate.paintings import Painting, fold
+from critic.annotate.stages import Analysis
+from critic.core.perspectives import PERSPECTIVES
+from critic.core.prompt import IMAGE_TOKEN
+from critic.core.store import write_atomic
 
 KIND_ORDER = {"overall": 0, **{p.key: i + 1 for i, p in enumerate(PERSPECTIVES)}}
 
@@ -23,13 +22,18 @@ def _sorted(analyses: list[Analysis], providers: list[str]) -> list[Analysis]:
     return sorted(analyses, key=lambda a: (KIND_ORDER.get(a.kind, 99), rank.get(a.provider, 99), a.provider))
 
 
+def _by_painting(analyses: list[Analysis]) -> dict[str, list[Analysis]]:
+    grouped: dict[str, list[Analysis]] = defaultdict(list)
+    for analysis in analyses:
+        grouped[analysis.painting].append(analysis)
+    return grouped
+
+
 def train_records(
     paintings: list[Painting], analyses: list[Analysis], providers: list[str]
 ) -> list[dict[str, Any]]:
     """One LLaVA conversation per analysis of a training painting."""
-    by_painting: dict[str, list[Analysis]] = defaultdict(list)
-    for analysis in analyses:
-        by_painting[analysis.painting].append(analysis)
+    by_painting = _by_painting(analyses)
     records = []
     for painting in paintings:
         for analysis in _sorted(by_painting.get(painting.id, []), providers):
@@ -49,9 +53,7 @@ def test_records(
     paintings: list[Painting], analyses: list[Analysis], providers: list[str]
 ) -> list[dict[str, Any]]:
     """One record per test painting with every reference analysis."""
-    by_painting: dict[str, list[Analysis]] = defaultdict(list)
-    for analysis in analyses:
-        by_painting[analysis.painting].append(analysis)
+    by_painting = _by_painting(analyses)
     return [
         {
             "id": p.id,

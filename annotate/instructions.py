@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from critic.perspectives import DEFAULT_QUESTION, Perspective, perspective
+from critic.core.perspectives import DEFAULT_QUESTION, Perspective, perspective
 
 OVERALL_PHRASINGS: tuple[str, ...] = (
     DEFAULT_QUESTION,

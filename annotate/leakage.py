@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from annotate.paintings import Painting, fold
+from critic.annotate.paintings import Painting, fold
 
 ARTICLES = {"the", "a", "an", "la", "le", "les", "l", "il", "lo", "el", "los", "las", "der", "die", "das", "de", "het", "een"}
 SUFFIXES = {"elder", "younger", "the", "jr", "sr", "ii", "iii", "iv", "i", "il", "vecchio", "giovane"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -11,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from critic.errors import BadData
+from critic.core.errors import BadData
+from critic.core.store import jsonl_objects
 
 REQUIRED = ("id", "title", "artist", "image")
 UNTITLED = re.compile(
@@ -79,16 +79,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise BadData(f"{path}:{number} is not valid JSON ({err.msg}): fix or remove that line") from None
-                if not isinstance(row, dict):
-                    raise BadData(f"{path}:{number} is not a JSON object: each line must be one painting")
-                yield number, row
+            yield from jsonl_objects(handle, path, "each line must be one painting")
     elif suffix in (".csv", ".tsv"):
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")

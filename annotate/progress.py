@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS
+from critic.annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS
+from critic.core.progress import counting_bar
 
 LABELS = {KNOWLEDGE: "knowledge filter", OVERALL: "overall analyses",
           PICKS: "perspective picks", PERSPECTIVE: "perspective analyses"}
@@ -18,10 +18,8 @@ class StageBars:
 
     def __init__(self, enabled: bool = True) -> None:
         console = Console(stderr=True)
-        self._progress = Progress(
-            TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, disable=not (enabled and console.is_terminal),
-        )
+        self._progress = counting_bar("{task.description:<22}", console=console,
+                                      disable=not (enabled and console.is_terminal))
         self._tasks: dict[str, int] = {}
         self._totals: dict[str, int] = {}
         self._lock = threading.Lock()

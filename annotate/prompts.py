@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from critic.errors import UsageError
-from critic.perspectives import PERSPECTIVES, Perspective, perspective
-
-from annotate.paintings import Painting, fold
+from critic.annotate.paintings import Painting, fold
+from critic.core.errors import UsageError
+from critic.core.perspectives import PERSPECTIVES, Perspective, perspective
 
 KNOWLEDGE, OVERALL, PICKS, PERSPECTIVE = "knowledge", "overall", "picks", "perspective"
 STAGES = (KNOWLEDGE, OVERALL, PICKS, PERSPECTIVE)

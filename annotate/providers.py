@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from critic.errors import BadData, UsageError
+from critic.core.errors import BadData, UsageError
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 

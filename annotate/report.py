@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotate.paintings import IngestReport
-from annotate.progress import LABELS
-from annotate.prompts import KNOWLEDGE, STAGES
-from annotate.run import Plan, Status
-from annotate.validate import REASONS
+from critic.annotate.job import Plan, Status
+from critic.annotate.paintings import IngestReport
+from critic.annotate.progress import LABELS
+from critic.annotate.prompts import KNOWLEDGE, STAGES
+from critic.annotate.validate import REASONS
 
 
 def reasons_text(by_reason: dict[str, int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from annotate.paintings import Painting, fold
+from critic.annotate.paintings import Painting, fold
 
 
 def artist_quotas(counts: dict[str, int], total: int) -> dict[str, int]:

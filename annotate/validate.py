@@ -42,7 +42,7 @@ critic/data/sample_refs.json (160-175 words), measured with `measure`:
   painting's history uses all the time ("painting", "canvas", "painted", "work", "artist")
   are deliberately not in VISUAL.
 
-A pick answer is rejected as `no_perspective` when it names no key of critic.perspectives
+A pick answer is rejected as `no_perspective` when it names no key of critic.core.perspectives
 (the parser has already dropped every name it does not know).
 """
 
@@ -53,7 +53,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from annotate.prompts import OVERALL, PERSPECTIVE, PICKS, find_json
+from critic.annotate.prompts import OVERALL, PERSPECTIVE, PICKS, find_json
 
 MIN_WORDS = 40
 MIN_ENGLISH_SHARE = 0.20

@@ -38,8 +38,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
+    from critic.core.perspectives import PERSPECTIVES
     from critic.engine.base import physical_cores
-    from critic.perspectives import PERSPECTIVES
 
     threads = args.threads or physical_cores()
     work = args.work or Path(tempfile.mkdtemp(prefix="critic-bench-"))

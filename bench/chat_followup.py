@@ -40,8 +40,8 @@ FOLLOW_UP = "Which part of the picture does the eye reach first?"
 
 def run_critic(engine, image, tokens: int) -> tuple[float, float]:
     """(first TTFT, follow-up TTFT) in one critic session."""
+    from critic.core.images import LoadedImage
     from critic.engine.base import Settings
-    from critic.images import LoadedImage
 
     times = []
     with marking_logits(engine, []) as marks:  # the sampler takes logits once per token; the first is the TTFT

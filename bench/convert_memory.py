@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", help="with --to hf: the weights' type")
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it")
     args = parser.parse_args()
-    from convert.tiny import build
+    from critic.convert.tiny import build
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)

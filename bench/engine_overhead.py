@@ -30,8 +30,8 @@ from synthetic import QUESTION, build_model, marking_logits, model_files, painti
 
 
 def spec(hidden: int, layers: int, vision: str):
-    """convert.tiny's model at `hidden` width (a head per 64 wide, four at least) with a `vision` preset tower."""
-    from convert.tiny import VISION_PRESETS, TinySpec
+    """critic.convert.tiny's model at `hidden` width (a head per 64 wide, four at least) with a `vision` preset tower."""
+    from critic.convert.tiny import VISION_PRESETS, TinySpec
 
     return TinySpec(hidden=hidden, heads=max(4, hidden // 64), layers=layers, vision=VISION_PRESETS[vision])
 
@@ -45,8 +45,8 @@ def _rates(marks: list[float], started: float) -> tuple[float, float]:
 
 def run_critic(engine, image, tokens: int) -> tuple[float, float]:
     """critic's session; a mark each time the sampler takes a token's logits."""
+    from critic.core.images import LoadedImage
     from critic.engine.base import Settings
-    from critic.images import LoadedImage
 
     with marking_logits(engine, []) as marks:
         started = time.perf_counter()

@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import build_7b_width, first_question  # noqa: E402
 
 
-
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -44,9 +43,9 @@ def _status(field: str) -> int:
 
 def child(folder: Path, mode: str, threads: int) -> dict:
     """One measurement in this process."""
+    from critic.core.manifest import Manifest
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
-    from critic.manifest import Manifest
 
     manifest = Manifest.read(folder)
     patch0 = manifest.patch0_path(folder) if mode == "exact" else None

@@ -29,9 +29,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from critic.core.images import load_image  # noqa: E402
 from critic.facts import measure  # noqa: E402
 from critic.facts.working import WORK_SIDE  # noqa: E402
-from critic.images import load_image  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "paintings" / "starry_night_van_gogh_1889.jpg"
 SIZE = (4000, 3000)

@@ -31,7 +31,7 @@ from synthetic import build_7b_width, first_question  # noqa: E402
 def child(folder: Path, cache_dir: Path, threads: int) -> dict:
     """One run in this process."""
     from critic.engine.llama import LlamaEngine
-    from critic.prefix_cache import PrefixCache
+    from critic.engine.prefix_cache import PrefixCache
 
     engine = LlamaEngine.from_folder(folder, n_ctx=2048, threads=threads, cache=PrefixCache(cache_dir))
     ttft, turn = first_question(engine, sha256="bench-painting")
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     from critic.engine.base import physical_cores
-    from critic.prefix_cache import PrefixCache
+    from critic.engine.prefix_cache import PrefixCache
 
     threads = args.threads or physical_cores()
     if args.child:

@@ -7,7 +7,7 @@ with the CLIP mean colour, then transformers' PIL ``CLIPImageProcessor`` (bicubi
 336, centre crop, normalise). Compared with it, on the sample paintings (../shared/paintings,
 non-square) and a square picture:
 
-- pixels, critic: `critic.images.model_input` (pad, then resize), what critic hands llama.cpp;
+- pixels, critic: `critic.core.images.model_input` (pad, then resize), what critic hands llama.cpp;
 - pixels, llama.cpp's own order: resize keeping the aspect ratio (llama.cpp's ``PAD_CEIL``
   rounding), then pad — computed with Pillow, whose bicubic llama.cpp's ``resize_pillow``
   reimplements, since libmtmd does not expose the pixels it makes;
@@ -70,7 +70,7 @@ def main() -> int:
     import torch
     from transformers import CLIPImageProcessorPil
 
-    from critic.images import CLIP_MEAN, CLIP_STD, load_image, model_input, pad_colour
+    from critic.core.images import CLIP_MEAN, CLIP_STD, load_image, model_input, pad_colour
 
     paths = args.paintings or sorted(PAINTINGS.glob("*.jpg"))
     pictures = [(p.name, load_image(p, max_side=None).image) for p in paths]
@@ -89,7 +89,7 @@ def main() -> int:
         size = f"{picture.width}×{picture.height}"
         print(f"{name:<40}{size:>12}{np.abs(ours - reference).max():>12.2g}{np.abs(theirs - reference).max():>18.3f}")
 
-    from convert.reference import image_features, load_reference
+    from critic.convert.reference import image_features, load_reference
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
 

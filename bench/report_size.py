@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gallery_open import make_paintings  # noqa: E402
 
-from critic.images import load_image  # noqa: E402
+from critic.core.images import load_image  # noqa: E402
 from critic.report import records_report  # noqa: E402
 
 ANALYSIS = ("The palette is dominated by greens. " + "The composition rests on a graded ground, with rounded and "

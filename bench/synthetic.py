@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
 
 def spec_7b_width(layers: int = 2):
     """CLIP ViT-L/14-336's tower and `layers` LLM layers at 7B width (hidden 4096, FFN 11008, 32 heads)."""
-    from convert.tiny import VISION_PRESETS, TinySpec
+    from critic.convert.tiny import VISION_PRESETS, TinySpec
 
     return TinySpec(hidden=4096, ffn=11008, layers=layers, heads=32, vocab=32000, vision=VISION_PRESETS["clip-l"])
 
@@ -29,13 +29,13 @@ def spec_7b_width(layers: int = 2):
 def build_model(folder: Path, spec=None, name: str = "synthetic") -> Path:
     """The model `spec` describes (convert.tiny's own when None), built in `folder`/src and converted to F16
     with the default (exact) layout in `folder`/gguf; that folder (built on the first call, reused after)."""
-    from critic.manifest import MANIFEST_NAME
+    from critic.core.manifest import MANIFEST_NAME
 
     out = folder / "gguf"
     if (out / MANIFEST_NAME).exists():
         return out
-    from convert.pipeline import ConvertConfig, convert
-    from convert.tiny import TinySpec, build
+    from critic.convert.pipeline import ConvertConfig, convert
+    from critic.convert.tiny import TinySpec, build
 
     started = time.perf_counter()
     src = folder / "src"
@@ -53,7 +53,7 @@ def build_7b_width(work: Path, layers: int = 2) -> Path:
 
 def model_files(folder: Path) -> tuple[Path, Path]:
     """(LLM, main mmproj) of a converted model folder."""
-    from critic.manifest import Manifest
+    from critic.core.manifest import Manifest
 
     return Manifest.read(folder).file_paths(folder)
 
@@ -82,8 +82,8 @@ def first_question(engine, sha256: str = ""):
 
     `sha256`: the picture's identity for the prefix cache ("" keeps it out of the cache).
     """
+    from critic.core.images import LoadedImage
     from critic.engine.base import Settings
-    from critic.images import LoadedImage
 
     picture = painting()
     session = engine.open_session(LoadedImage(Path("bench.png"), picture, sha256, "PNG", picture.size))

@@ -29,10 +29,10 @@ def build(args, device, dtype):
     import torch
     from transformers import LlavaForConditionalGeneration
 
-    from critic.images import CLIP_MEAN, CLIP_STD
-    from llava.checkpoint import LlmHparams, VisionHparams
-    from llava.hf_config import llava_config
-    from train.model import LlavaTrainer, _empty_init, attach_lora, enable_checkpointing
+    from critic.core.images import CLIP_MEAN, CLIP_STD
+    from critic.llava.checkpoint import LlmHparams, VisionHparams
+    from critic.llava.hf_config import llava_config
+    from critic.train.model import LlavaTrainer, _empty_init, attach_lora, enable_checkpointing
 
     llm = LlmHparams(vocab=args.vocab, hidden=args.hidden, ffn=args.ffn, layers=args.layers, heads=args.heads,
                      kv_heads=args.heads, rms_eps=1e-5, rope_theta=10000.0, context=4096)
@@ -63,7 +63,7 @@ def random_batch(args, vision, size: int, device):
     """A batch of `size` samples in the training layout (before + image + after, answer labelled)."""
     import torch
 
-    from train.encode import IGNORE
+    from critic.train.encode import IGNORE
 
     image_tokens = (vision.image_size // vision.patch_size) ** 2
     before, after = 40, args.text_tokens - 40

@@ -1,12 +1,11 @@
-"""The order convert/ writes a checkpoint's LLM tensors in (the checkpoint itself is read by `llava.checkpoint`)."""
+"""The order convert/ writes a checkpoint's LLM tensors in (the checkpoint itself is read by `critic.llava.checkpoint`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Iterator
 
-from llava.checkpoint import Checkpoint
-
+from critic.llava.checkpoint import Checkpoint
 
 LAYER_RE = re.compile(r"\.layers\.(\d+)\.")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 
-from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES
-from critic.prompt import SYSTEM
+from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES
+from critic.core.prompt import SYSTEM
 
 COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "black", "white", "brown", "grey")
 SUBJECTS = ("The sky", "The sea", "The figure", "The background", "The foreground", "The canvas",

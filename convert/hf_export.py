@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from convert.checkpoint import iter_llm_names
-from convert.gguf_stream import row_blocks
-from convert.lora import Lora
-from critic.errors import BadCheckpoint
-from critic.prompt import PROMPT_FORMAT
-from llava.checkpoint import Checkpoint
+from critic.convert.checkpoint import iter_llm_names
+from critic.convert.gguf_stream import row_blocks
+from critic.convert.lora import Lora
+from critic.core.errors import BadCheckpoint
+from critic.core.prompt import PROMPT_FORMAT
+from critic.llava.checkpoint import Checkpoint
 
 SHARD_BYTES = 512 << 20
 DTYPES = ("float32", "bfloat16", "float16")
@@ -149,7 +149,7 @@ def write_weights(plans: list[Planned], folder: Path, dtype: str,
 def write_hf(ckpt: Checkpoint, lora: Lora | None, folder: Path, dtype: str = "float32",
              progress: Callable[[int, int], None] | None = None) -> dict:
     """Write the whole export into `folder`; return what the manifest records about it."""
-    from convert.hf_files import image_seq_length, write_config, write_processor, write_tokenizer
+    from critic.convert.hf_files import image_seq_length, write_config, write_processor, write_tokenizer
 
     image_id = write_tokenizer(ckpt, folder)
     if image_id > ckpt.llm.vocab:
@@ -170,7 +170,7 @@ def iter_files(folder: Path) -> Iterator[Path]:
 
 def write_manifest(folder: Path, name: str, info: dict, source: dict) -> None:
     """`HF_MANIFEST`: what the folder is, how it was made, and every file's size and sha256."""
-    from critic.images import file_sha256
+    from critic.core.images import file_sha256
 
     files = [{"path": p.name, "size": p.stat().st_size, "sha256": file_sha256(p)} for p in iter_files(folder)]
     data = {"format": HF_FORMAT, "name": name, **info, "prompt_format": PROMPT_FORMAT, "source": source,

@@ -39,8 +39,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from critic.prompt import SYSTEM
-from llava.checkpoint import Checkpoint
+from critic.core.prompt import SYSTEM
+from critic.llava.checkpoint import Checkpoint
 
 IMAGE_TOKEN = "<image>"
 HF_CHAT_TEMPLATE = (
@@ -63,7 +63,7 @@ HF_CHAT_TEMPLATE = (
 )
 """Vicuna v1 (``conv_vicuna_v1``) for transformers' and the engines' chat APIs.
 
-Like critic.prompt.CHAT_TEMPLATE, and also for message content given as a list of parts
+Like critic.core.prompt.CHAT_TEMPLATE, and also for message content given as a list of parts
 (transformers' processors, vLLM's OpenAI format): every image part becomes ``<image>\\n``
 before the text, where LLaVA put it."""
 
@@ -120,7 +120,7 @@ def write_tokenizer(ckpt: Checkpoint, folder: Path) -> int:
     from tokenizers import AddedToken, pre_tokenizers
     from transformers import AutoTokenizer
 
-    from critic.errors import BadCheckpoint
+    from critic.core.errors import BadCheckpoint
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(ckpt.path), use_fast=True, legacy=True)

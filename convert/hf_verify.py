@@ -34,9 +34,21 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.hf_export import iter_files, read_manifest
-from convert.verify import (ANSWER, FOLLOW_UP, IMAGE_PLACEHOLDER, QUESTION, THRESHOLDS, clip_processor,
-                            compare, f16_rounded, llava_pixels, llava_training_ids, test_image, vicuna_v1_prompt)
+from critic.convert.hf_export import iter_files, read_manifest
+from critic.convert.verify import (
+    ANSWER,
+    FOLLOW_UP,
+    IMAGE_PLACEHOLDER,
+    QUESTION,
+    THRESHOLDS,
+    clip_processor,
+    compare,
+    f16_rounded,
+    llava_pixels,
+    llava_training_ids,
+    test_image,
+    vicuna_v1_prompt,
+)
 
 PIXEL_TOLERANCE = 1e-4
 
@@ -69,7 +81,7 @@ def is_hf_export(folder: str | Path) -> bool:
 
 
 def _check_files(folder: Path, manifest: dict, report: HfParityReport) -> None:
-    from critic.images import file_sha256
+    from critic.core.images import file_sha256
 
     listed = {f["path"]: f for f in manifest.get("files", [])}
     present = {p.name for p in iter_files(folder)}
@@ -113,7 +125,7 @@ def verify_hf(target: str | Path, base: str | Path, vision_tower: str | Path | N
     import torch
     from transformers import AutoProcessor, AutoTokenizer, LlavaForConditionalGeneration
 
-    from convert.reference import image_features, load_reference, splice_logits
+    from critic.convert.reference import image_features, load_reference, splice_logits
 
     target = Path(target)
     manifest = read_manifest(target) or {}

@@ -8,12 +8,12 @@ from typing import Iterator
 
 import numpy as np
 
-from convert.checkpoint import iter_llm_names
-from convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
-from convert.lora import Lora
-from critic.errors import BadCheckpoint
-from critic.prompt import CHAT_TEMPLATE, LEGACY_KEY
-from llava.checkpoint import Checkpoint
+from critic.convert.checkpoint import iter_llm_names
+from critic.convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
+from critic.convert.lora import Lora
+from critic.core.errors import BadCheckpoint
+from critic.core.prompt import CHAT_TEMPLATE, LEGACY_KEY
+from critic.llava.checkpoint import Checkpoint
 
 
 def permute_qk(weight, heads: int):
@@ -126,6 +126,6 @@ def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
     writer.add_add_eos_token(False)
     writer.add_add_space_prefix(True)
     writer.add_chat_template(CHAT_TEMPLATE)
-    # How the training tokenizer encoded text after </s> (see critic.prompt); llama.cpp ignores it.
+    # How the training tokenizer encoded text after </s> (see critic.core.prompt); llama.cpp ignores it.
     writer.add_bool(LEGACY_KEY, ckpt.tokenizer_legacy)
     write_gguf(path, writer, plan_llm(ckpt, lora, np.float32 if f32 else np.float16), progress)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critic.errors import BadCheckpoint
-from llava.checkpoint import Checkpoint, canonical
-from llava.tensors import TensorRef, load_torch_pickle, read_json
+from critic.core.errors import BadCheckpoint
+from critic.llava.checkpoint import Checkpoint, canonical
+from critic.llava.tensors import TensorRef, load_torch_pickle, read_json
 
 PEFT_PREFIX = "base_model.model."
 

@@ -13,7 +13,7 @@ has N picture slots and the class token, and always drops slot 0), so the layout
 - ``exact`` (the default): two files. The main mmproj stores the table *rotated* (row i
   holds position i+1, the last row position 0): every output is exact, and rows 0..N-2 are
   patches 1..N-1. The ``patch0`` mmproj stores ``[pos N, pos 1..N-1, pos 0]``; fed the
-  picture with its patches rolled one place on (`critic.images.roll_patches`), its first
+  picture with its patches rolled one place on (`critic.core.images.roll_patches`), its first
   output row is patch 0. critic's engine joins the two (see critic/engine/llama.py).
 - ``rotated``: the main file alone, for llama.cpp front ends that encode once
   (llama-server): patches 1..N-1 exact, patch 0 missing, the class token last.
@@ -27,9 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
-from convert.gguf_stream import PlannedTensor, Progress, write_gguf
-from critic.errors import BadCheckpoint
-from llava.checkpoint import Checkpoint
+from critic.convert.gguf_stream import PlannedTensor, Progress, write_gguf
+from critic.core.errors import BadCheckpoint
+from critic.llava.checkpoint import Checkpoint
 
 LAYOUTS = ("exact", "rotated", "stock")
 DEFAULT_LAYOUT = "exact"

@@ -15,17 +15,17 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from convert.hf_export import DTYPES, write_hf, write_manifest
-from convert.llm_gguf import write_llm
-from convert.lora import open_lora
-from convert.mmproj_gguf import DEFAULT_LAYOUT, LAYOUTS, write_mmproj
-from convert.quantize import LLM_TYPES, MMPROJ_TYPES, quantize
 from critic import __version__
-from critic.errors import UsageError
-from critic.images import file_sha256
-from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
-from critic.store import partial_dir
-from llava.checkpoint import open_checkpoint
+from critic.convert.hf_export import DTYPES, write_hf, write_manifest
+from critic.convert.llm_gguf import write_llm
+from critic.convert.lora import open_lora
+from critic.convert.mmproj_gguf import DEFAULT_LAYOUT, LAYOUTS, write_mmproj
+from critic.convert.quantize import LLM_TYPES, MMPROJ_TYPES, quantize
+from critic.core.errors import UsageError
+from critic.core.images import file_sha256
+from critic.core.manifest import MANIFEST_NAME, Manifest, ModelFile
+from critic.core.store import partial_dir
+from critic.llava.checkpoint import open_checkpoint
 
 TARGETS = ("gguf", "hf")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from critic.errors import BadModelFile, UsageError
+from critic.core.errors import BadModelFile, UsageError
 
 LLM_TYPES = ("Q4_K_M", "Q5_K_M", "Q8_0", "F16")
 MMPROJ_TYPES = ("F16", "Q8_0")
@@ -14,8 +14,8 @@ def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
     """Quantize GGUF `source` to `target` as `kind` (e.g. Q4_K_M); F16 copies nothing."""
     import llama_cpp
 
+    from critic.core.gguf_check import read_header
     from critic.engine.llama import silence_llama_logs
-    from critic.gguf_check import read_header
 
     silence_llama_logs()
     read_header(source)  # a non-GGUF must never reach llama.cpp, which would abort the process

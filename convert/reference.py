@@ -2,7 +2,7 @@
 
 Used by `critic convert verify` (the parity it proves is against this model, with the LoRA
 merged by peft, independently of convert/'s own streaming merge). Both layouts load
-through `llava.checkpoint` into the config of `llava.hf_config`, the same reader and config
+through `critic.llava.checkpoint` into the config of `critic.llava.hf_config`, the same reader and config
 train/ fine-tunes with, so there is one definition of which tensor is which.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convert.lora import Lora, open_lora
-from llava.checkpoint import canonical, open_checkpoint
-from llava.hf_config import llava_config
+from critic.convert.lora import Lora, open_lora
+from critic.llava.checkpoint import canonical, open_checkpoint
+from critic.llava.hf_config import llava_config
 
 
 def load_reference(base: str | Path, vision_tower: str | Path | None = None, lora: str | Path | None = None,

@@ -1,6 +1,6 @@
 """The tiny reference model: a random LLaVA-1.5 laid out file for file like the GalleryGPT release.
 
-    python -m convert.tiny OUT [--hidden N] [--vision tiny|clip-l] [--layers N] [--vocab N] [--share4v]
+    python -m critic.convert.tiny OUT [--hidden N] [--vision tiny|clip-l] [--layers N] [--vocab N] [--share4v]
 
 writes, in seconds, the three folders a user downloads (see ../shared/DESIGN.md, "The real
 release, file by file"), with tiny random weights:
@@ -37,7 +37,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from critic.images import CLIP_MEAN, CLIP_STD
+from critic.core.images import CLIP_MEAN, CLIP_STD
 
 RELEASE_TOWER = "Lin-Chen/ShareGPT4V-7B_Pretrained_vit-large336-l12"
 LORA_TARGETS = ["down_proj", "o_proj", "k_proj", "up_proj", "gate_proj", "q_proj", "v_proj"]
@@ -96,7 +96,7 @@ def _train_tokenizer(out: Path, vocab_size: int) -> Path:
 
     import sentencepiece as spm
 
-    from convert.corpus import sentences
+    from critic.convert.corpus import sentences
 
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -313,7 +313,7 @@ def build(out: str | Path, spec: TinySpec = TinySpec()) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line for the tiny model builder."""
-    parser = argparse.ArgumentParser(prog="python -m convert.tiny", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m critic.convert.tiny", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--hidden", type=int, default=64, help="LLM width (256 for K-quant tests)")
     parser.add_argument("--ffn", type=int, default=0)

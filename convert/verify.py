@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from critic.manifest import Manifest
+from critic.core.manifest import Manifest
 
 IMAGE_PLACEHOLDER = -200  # LLaVA's IMAGE_TOKEN_INDEX
 # conv_vicuna_v1, as LLaVA's conversation.py defines it: system, sep " ", sep2 "</s>".
@@ -155,7 +155,7 @@ def llava_training_ids(tokenizer_model: Path, prompt: str, legacy: bool) -> list
 def expand2square(picture, background):
     """LLaVA's expand2square: the picture centred on a square of `background`.
 
-    Deliberately not `critic.images.pad_to_square`: the reference must not call the code it checks.
+    Deliberately not `critic.core.images.pad_to_square`: the reference must not call the code it checks.
     """
     from PIL import Image
 
@@ -191,7 +191,7 @@ def test_image(size: int, path: str | None = None):
     """The painting to measure with: `path`, or a drawn non-square picture (so padding matters)."""
     from PIL import Image, ImageDraw
 
-    from critic.images import load_image
+    from critic.core.images import load_image
 
     if path:
         return load_image(path).image
@@ -316,14 +316,14 @@ def verify(target: str | Path, base: str | Path, vision_tower: str | Path | None
     import jinja2
     import torch
 
-    from convert.llm_gguf import write_llm
-    from convert.lora import open_lora
-    from convert.mmproj_gguf import write_mmproj
-    from convert.reference import image_features, load_reference, splice_logits
+    from critic.convert.llm_gguf import write_llm
+    from critic.convert.lora import open_lora
+    from critic.convert.mmproj_gguf import write_mmproj
+    from critic.convert.reference import image_features, load_reference, splice_logits
+    from critic.core.gguf_check import read_header
+    from critic.core.prompt import Turn, layout_tokens
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
-    from critic.gguf_check import read_header
-    from critic.prompt import Turn, layout_tokens
 
     target = Path(target)
     manifest = Manifest.read(target)
@@ -456,7 +456,7 @@ def print_report(report: ParityReport) -> None:
 
 def run_verify(target, base, vision_tower, lora, image, json_path) -> int:
     """CLI entry: measure, print, optionally save, exit 1 on a failed threshold."""
-    from convert.hf_verify import is_hf_export, print_hf_report, verify_hf
+    from critic.convert.hf_verify import is_hf_export, print_hf_report, verify_hf
 
     if is_hf_export(target):  # a `--to hf` folder
         report = verify_hf(target, base, vision_tower, lora, image)
@@ -465,7 +465,7 @@ def run_verify(target, base, vision_tower, lora, image, json_path) -> int:
         report = verify(target, base, vision_tower, lora, image)
         print_report(report)
     if json_path:
-        from critic.store import write_atomic
+        from critic.core.store import write_atomic
 
         write_atomic(Path(json_path), json.dumps(report.to_dict(), indent=2) + "\n")
     return 1 if report.failures else 0

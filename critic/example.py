@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from critic.paths import data_dir
+from critic.core.paths import data_dir
 
 
 def draw_example(width: int = 960, height: int = 640) -> Image.Image:

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from critic.errors import BadData, UsageError
-from critic.paths import data_dir
+from critic.core.errors import BadData, UsageError
+from critic.core.paths import data_dir
 
 HISTORY_NAME = "history.db"
 
@@ -77,18 +77,27 @@ class SavedTurn:
 
 
 @dataclass
-class SavedConversation:
-    """A conversation as stored: the painting, the model, the settings and every turn."""
+class Provenance:
+    """Where a conversation's answers came from: the painting, the model and the settings.
 
-    id: int
-    created: str
-    updated: str
+    The history stores it with every conversation, and a saved transcript (Markdown or HTML)
+    prints it at the top."""
+
     image_path: str
     image_sha256: str
     model: str
     quantization: str = ""
     model_sha256: str = ""
     settings: dict = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class SavedConversation(Provenance):
+    """A conversation as stored: its provenance, when, and every turn."""
+
+    id: int
+    created: str
+    updated: str
     turns: list[SavedTurn] = field(default_factory=list)
 
 
@@ -210,8 +219,9 @@ class History:
                                     (conversation_id,))
             ]
         return SavedConversation(
-            row["id"], row["created"], row["updated"], row["image_path"], row["image_sha256"], row["model"],
-            row["quantization"], row["model_sha256"], json.loads(row["settings"]), turns,
+            id=row["id"], created=row["created"], updated=row["updated"], image_path=row["image_path"],
+            image_sha256=row["image_sha256"], model=row["model"], quantization=row["quantization"],
+            model_sha256=row["model_sha256"], settings=json.loads(row["settings"]), turns=turns,
         )
 
     def latest_id(self) -> int | None:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from critic.example import draw_example  # noqa: E402
 from critic.facts import measure  # noqa: E402
-from critic.images import load_image  # noqa: E402
+from critic.core.images import load_image  # noqa: E402
 from critic.report import records_report  # noqa: E402
 
 NOTE = "Example text written to illustrate the report, not by a model."

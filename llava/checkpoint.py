@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critic.errors import BadCheckpoint
-from critic.images import CLIP_MEAN, CLIP_STD
-from llava.tensors import TensorRef, TensorStore, read_json
+from critic.core.errors import BadCheckpoint
+from critic.core.images import CLIP_MEAN, CLIP_STD
+from critic.llava.tensors import TensorRef, TensorStore, read_json
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class Checkpoint:
     the short side and centre crop). A native transformers folder carries no such field
     and is taken as ``pad``, LLaVA-1.5's training recipe (transformers' own LLaVA processor
     crops instead, a known difference from how those models were trained). `tokenizer_legacy` is the tokenizer's ``legacy``
-    setting, which decides how text after ``</s>`` was tokenized (see critic.prompt).
+    setting, which decides how text after ``</s>`` was tokenized (see critic.core.prompt).
     """
 
     path: Path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llava.checkpoint import Checkpoint
+from critic.llava.checkpoint import Checkpoint
 
 
 def llava_config(ckpt: Checkpoint):

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from critic.errors import BadCheckpoint
+from critic.core.errors import BadCheckpoint
 
 
 def read_json(path: Path) -> dict:

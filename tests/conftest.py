@@ -69,7 +69,7 @@ def painting(tmp_path) -> Path:
 def tiny_dir(tmp_path_factory) -> Path:
     """The tiny LLaVA checkpoint folders (base, vision-tower, lora)."""
     pytest.importorskip("transformers")
-    from convert.tiny import build
+    from critic.convert.tiny import build
 
     return build(tmp_path_factory.mktemp("tiny"))
 
@@ -77,7 +77,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_gguf(tiny_dir, tmp_path_factory) -> Path:
     """The tiny model converted to F16 GGUF files with the LoRA merged."""
-    from convert.pipeline import ConvertConfig, convert
+    from critic.convert.pipeline import ConvertConfig, convert
 
     out = tmp_path_factory.mktemp("gguf") / "tiny-f16"
     return convert(ConvertConfig(base=str(tiny_dir / "base"), vision_tower=str(tiny_dir / "vision-tower"),
@@ -88,7 +88,7 @@ def tiny_gguf(tiny_dir, tmp_path_factory) -> Path:
 @pytest.fixture
 def installed_model(tiny_gguf, critic_home):
     """The tiny model registered in this test's data directory."""
-    from critic import registry
+    from critic.engine import registry
 
     return registry.add_folder(tiny_gguf)
 
@@ -109,7 +109,7 @@ def llama_server(tiny_gguf, tmp_path):
     pytest.importorskip("uvicorn")  # the llama_cpp.server extra
     import urllib.request
 
-    from critic.manifest import Manifest
+    from critic.core.manifest import Manifest
 
     llm, mmproj = Manifest.read(tiny_gguf).file_paths(tiny_gguf)
     started = []

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from critic.cli import main
+from critic.core.manifest import Manifest
+from critic.core.store import read_jsonl
 from critic.engine.base import ModelInfo, Settings
 from critic.engine.llama import LlamaEngine
-from critic.manifest import Manifest
-from critic.store import read_jsonl
 
 
 def _paintings(folder: Path, n: int) -> list[Path]:
@@ -255,7 +255,7 @@ def test_streamed_text_survives_invalid_bytes_and_flushes_a_partial_tail():
 
 def test_several_perspectives_share_one_encoding_and_answer_as_alone(installed_model, painting, tmp_path, capsys):
     from critic.cli import main
-    from critic.perspectives import PERSPECTIVES
+    from critic.core.perspectives import PERSPECTIVES
 
     base = ["analyze", str(painting), "--format", "json", "--max-tokens", "12", "--threads", "1", "--no-cache"]
     batch = ["analyze", str(painting), "--max-tokens", "12", "--threads", "1", "--no-cache", "--aspect", "all"]
@@ -283,9 +283,9 @@ def test_the_server_backend_sends_every_setting_and_reads_usage_and_finish_reaso
     """top_k travels in the body; token counts and the stop reason come from the API, not from chunks."""
     from openai_script_server import ScriptServer
 
+    from critic.core.prompt import SYSTEM
     from critic.engine.base import Settings
     from critic.engine.server import ServerEngine
-    from critic.prompt import SYSTEM
 
     with ScriptServer(lambda body: "A calm blue field under a pale sky with one warm light") as server:
         engine = ServerEngine(server.url, model="scripted")
@@ -352,10 +352,10 @@ def test_sampling_draws_and_records_a_seed_that_reproduces_the_answer(installed_
 
 
 def test_regenerate_samples_anew_and_the_seed_is_saved(installed_model, painting):
+    from critic.core.images import load_image
     from critic.engine import open_engine
     from critic.engine.base import Settings
     from critic.history import History
-    from critic.images import load_image
     from critic.tui.conversation import Conversation, Painting
 
     history = History()
@@ -400,7 +400,7 @@ def test_out_follows_the_format_and_never_appends_to_another_kind_of_file(instal
 
 
 def test_ctrl_c_in_a_batch_says_what_is_saved_and_how_to_continue(installed_model, tmp_path, capsys, monkeypatch):
-    from critic.analyze_run import AnalyzeJob
+    from critic.analyze.job import AnalyzeJob
     from critic.cli import main
 
     folder = tmp_path / "batch"

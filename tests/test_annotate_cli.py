@@ -11,6 +11,7 @@ from pathlib import Path
 
 from annotate_support import CANARY, expected_analyses, stored_answers
 from child_process import signal_when
+
 from critic.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def test_errors_are_one_line_with_the_fix(world, server, capsys, monkeypatch):
 def test_run_flags_are_the_config_fields_with_its_defaults():
     import dataclasses
 
-    from annotate.config import RunConfig
+    from critic.annotate.config import RunConfig
     from critic.cli import build_parser
     from critic.cli.examples import sub_parsers
     from critic.cli.options import config_flags

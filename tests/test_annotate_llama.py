@@ -14,9 +14,10 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("uvicorn")  # the llama_cpp.server extra
 
-from annotate.answers import AnswerStore  # noqa: E402
-from annotate.run import RunConfig, execute  # noqa: E402
 from annotate_support import PAINTINGS, make_images, write_paintings  # noqa: E402
+
+from critic.annotate.answer_store import AnswerStore  # noqa: E402
+from critic.annotate.job import RunConfig, execute  # noqa: E402
 
 
 def test_every_stage_against_llama_cpp_server(llama_server, tmp_path):

@@ -8,15 +8,19 @@ import json
 from pathlib import Path
 
 import pytest
-
-from annotate.answers import AnswerStore
-from annotate.prompts import KNOWLEDGE
-from annotate.run import RunConfig, execute, plan
 from annotate_support import (
-    CANARY, KNOWN_IDS, PAINTINGS, expected_analyses, write_providers,
+    CANARY,
+    KNOWN_IDS,
+    PAINTINGS,
+    expected_analyses,
+    write_providers,
 )
-from critic.errors import ServerError
 from openai_script_server import EchoAuth, Malformed, Reply, ScriptServer, Slow, Status
+
+from critic.annotate.answer_store import AnswerStore
+from critic.annotate.job import RunConfig, execute, plan
+from critic.annotate.prompts import KNOWLEDGE
+from critic.core.errors import ServerError
 
 
 def config(world: Path, **changes) -> RunConfig:
@@ -188,7 +192,7 @@ def test_a_rejected_key_stops_the_run_and_is_never_written(world, server, capsys
 
 def test_missing_key_is_a_usage_error_before_any_request(world, server, monkeypatch):
     monkeypatch.delenv("CRITIC_TEST_KEY")
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
 
     with pytest.raises(UsageError, match=r"\$CRITIC_TEST_KEY"):
         execute(config(world))

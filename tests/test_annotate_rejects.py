@@ -17,14 +17,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from annotate.run import RunConfig, execute
-from annotate.validate import REASONS
 from annotate_samples import BAD, EXPECTED
 from annotate_support import CANARY, answer, expected_analyses, stored_answers, write_paintings, write_providers
 from child_process import signal_when
-from critic.cli import main
 from openai_script_server import Reply, ScriptServer, last_user_text
+
+from critic.annotate.job import RunConfig, execute
+from critic.annotate.validate import REASONS
+from critic.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SCREAM_OVERALL = "analysis of the painting \u201cThe Scream\u201d"

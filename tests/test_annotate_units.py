@@ -8,20 +8,26 @@ from collections import Counter
 
 import pytest
 
-from annotate.answers import Answer, AnswerStore, Key
-from annotate.client import RetryPolicy, redact, retry_after_seconds
-from annotate.instructions import OVERALL_PHRASINGS, instruction
-from annotate.leakage import artist_names, find_leaks, title_phrases
-from annotate.paintings import Painting, fold, ingest
-from annotate.prompts import (
-    Malformed, knowledge_prompt, overall_prompt, parse_analysis, parse_known, parse_picks,
-    perspective_prompt, picks_prompt, prompt_sha,
+from critic.annotate.answer_store import Answer, AnswerStore, Key
+from critic.annotate.client import RetryPolicy, redact, retry_after_seconds
+from critic.annotate.instructions import OVERALL_PHRASINGS, instruction
+from critic.annotate.leakage import artist_names, find_leaks, title_phrases
+from critic.annotate.paintings import Painting, fold, ingest
+from critic.annotate.prompts import (
+    Malformed,
+    knowledge_prompt,
+    overall_prompt,
+    parse_analysis,
+    parse_known,
+    parse_picks,
+    perspective_prompt,
+    picks_prompt,
+    prompt_sha,
 )
-from annotate.providers import DEFAULT_PROVIDERS_TOML, parse_providers
-from annotate.split import artist_quotas, split
-from critic.errors import BadData, UsageError
-from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES, perspective
-
+from critic.annotate.providers import DEFAULT_PROVIDERS_TOML, parse_providers
+from critic.annotate.split import artist_quotas, split
+from critic.core.errors import BadData, UsageError
+from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES, perspective
 
 # ---- ingest -------------------------------------------------------------------------------
 
@@ -73,7 +79,7 @@ def test_ingest_jsonl_and_bad_files(tmp_path):
 
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"id": 1}\n{oops\n', encoding="utf-8")
-    with pytest.raises(BadData, match=r"broken.jsonl:2"):
+    with pytest.raises(BadData, match=r"broken.jsonl line 2: not JSON"):
         ingest(broken, images)
     no_column = tmp_path / "p.csv"
     no_column.write_text("id,name,image\n1,x,a.png\n", encoding="utf-8")

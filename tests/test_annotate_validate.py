@@ -1,4 +1,4 @@
-"""annotate.validate on its own: real analyses kept, every kind of non-analysis rejected for
+"""critic.annotate.validate on its own: real analyses kept, every kind of non-analysis rejected for
 its reason, and each threshold where it says it is."""
 
 from __future__ import annotations
@@ -7,14 +7,28 @@ import json
 from importlib import resources
 
 import pytest
-
-from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, overall_prompt, perspective_prompt, picks_prompt
-from annotate.paintings import Painting
-from annotate.validate import (
-    MIN_VISUAL_TERMS, MIN_WORDS, REASONS, check, check_analysis, check_picks, measure,
-)
 from annotate_samples import BAD, EXPECTED, GOOD
-from critic.perspectives import PERSPECTIVES
+
+from critic.annotate.paintings import Painting
+from critic.annotate.prompts import (
+    KNOWLEDGE,
+    OVERALL,
+    PERSPECTIVE,
+    PICKS,
+    overall_prompt,
+    perspective_prompt,
+    picks_prompt,
+)
+from critic.annotate.validate import (
+    MIN_VISUAL_TERMS,
+    MIN_WORDS,
+    REASONS,
+    check,
+    check_analysis,
+    check_picks,
+    measure,
+)
+from critic.core.perspectives import PERSPECTIVES
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))

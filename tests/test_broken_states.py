@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from critic.engine import open_engine
 from critic.cli import main
-from critic.errors import BadModelFile
-from critic.store import atomic_path, clear_stale_partials, output_lock, umask, write_atomic
+from critic.core.errors import BadModelFile
+from critic.core.store import atomic_path, clear_stale_partials, output_lock, umask, write_atomic
+from critic.engine import open_engine
 
 
 def _mode(path) -> int:
@@ -68,7 +68,7 @@ def test_stale_temporaries_are_removed_only_when_their_process_is_gone(tmp_path)
 
 
 def test_an_interrupted_convert_is_cleaned_up_by_the_next_run(tiny_dir, tmp_path, caplog):
-    from convert.pipeline import ConvertConfig, convert
+    from critic.convert.pipeline import ConvertConfig, convert
 
     out = tmp_path / "model"
     code = (
@@ -116,7 +116,7 @@ def test_a_second_run_on_the_same_out_is_refused(installed_model, painting, tmp_
 
 
 def test_eval_and_annotate_take_the_same_lock(tmp_path):
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
     from critic.evaluation.runner import run_tasks
 
     out = tmp_path / "gen.jsonl"
@@ -124,7 +124,7 @@ def test_eval_and_annotate_take_the_same_lock(tmp_path):
         with pytest.raises(UsageError, match="another `critic eval generate` run"):
             run_tasks("generate", [], None, out, tmp_path, progress=False)
 
-    from annotate.run import execute
+    from critic.annotate.job import execute
 
     folder = tmp_path / "annotations"
     folder.mkdir()
@@ -136,7 +136,7 @@ def test_eval_and_annotate_take_the_same_lock(tmp_path):
 def _annotate_config(tmp_path, folder):
     from annotate_support import make_world
 
-    from annotate.run import RunConfig
+    from critic.annotate.job import RunConfig
 
     world = make_world(tmp_path / "world", "http://127.0.0.1:9/v1")  # never reached: the lock comes first
     return RunConfig(paintings=str(world / "paintings.csv"), images=str(world / "images"), out=str(folder),

@@ -15,13 +15,12 @@ from test_chat_support import GatedEngine, answer_text, make_painting, wait_unti
 from textual.widgets import Input
 from textual_image.widget import HalfcellImage
 
-from critic import registry
 from critic.cli import main as cli_main
-from critic.engine import open_engine
+from critic.core.perspectives import DEFAULT_QUESTION
+from critic.core.prompt import Turn, layout_tokens
+from critic.engine import open_engine, registry
 from critic.engine.base import Settings, TurnRecord
 from critic.history import History, SavedTurn
-from critic.perspectives import DEFAULT_QUESTION
-from critic.prompt import Turn, layout_tokens
 from critic.tui.app import ChatApp
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.open_screen import OpenPaintingScreen
@@ -324,7 +323,7 @@ def test_history_and_resume_on_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{cid:>5}" in out and "1 turn " in out and "What is here?" in out and str(tmp_path / "a.png") in out
     assert out.splitlines()[0].split() == ["ID", "updated", "(UTC)", "turns", "model", "painting"]
-    from critic.perspectives import DEFAULT_QUESTION
+    from critic.core.perspectives import DEFAULT_QUESTION
 
     other = history.create(tmp_path / "b.png", "b" * 64, "tiny", "F16")
     history.add_turn(other, SavedTurn(DEFAULT_QUESTION, "x"))

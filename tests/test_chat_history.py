@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from critic.errors import BadData, UsageError
+from critic.core.errors import BadData, UsageError
 from critic.history import HISTORY_NAME, MIGRATIONS, History, Migration, SavedTurn
 
 # Names of migrations already released. A new migration is appended to MIGRATIONS; changing,

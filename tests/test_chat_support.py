@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+from critic.core.images import LoadedImage, load_image
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord
-from critic.images import LoadedImage, load_image
 
 WAIT_LIMIT = 60.0
 """A hang guard for `wait_until`, far above anything a passing run takes; no assertion depends on it."""

@@ -15,15 +15,15 @@ from test_chat_support import ScriptedEngine, make_painting, wait_until
 from textual.widgets import Input
 from textual_image.widget import HalfcellImage
 
+from critic.core.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES
 from critic.engine.base import Settings, Timings, TurnRecord
 from critic.facts.check import Flag
-from critic.history import History
-from critic.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES
+from critic.history import History, Provenance
 from critic.tui.app import ChatApp
 from critic.tui.dialogs import PerspectiveScreen
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.status import status_text
-from critic.tui.transcript import PARTIAL_NOTE, TranscriptHeader, mark_flags, printable, to_markdown
+from critic.tui.transcript import PARTIAL_NOTE, mark_flags, printable, to_markdown
 
 SIZE = (120, 40)
 WRONG = "The palette is dominated by reds."
@@ -41,7 +41,7 @@ def picture(tmp_path) -> Path:
 def scripted_app(picture: Path | None, script: list[str] | None = None, fail: str | None = None, **kwargs) -> ChatApp:
     def load():
         if fail:
-            from critic.errors import ModelNotFound
+            from critic.core.errors import ModelNotFound
 
             raise ModelNotFound(fail)
         return ScriptedEngine(script)
@@ -61,11 +61,11 @@ async def answered(pilot, app: ChatApp, turns: int) -> None:
 # -- pure parts ----------------------------------------------------------------------------------
 
 def test_markdown_transcript_records_everything_needed_to_reproduce():
-    header = TranscriptHeader("/art/painting.png", "ab" * 32, "gallerygpt", "Q4_K_M", "cd" * 32,
-                              {"max_tokens": 512, "temperature": 0.0}, 7)
+    header = Provenance("/art/painting.png", "ab" * 32, "gallerygpt", "Q4_K_M", "cd" * 32,
+                        {"max_tokens": 512, "temperature": 0.0})
     turns = [TurnRecord("What is here?", "A sea.\x1b[31m", timings=Timings()),
              TurnRecord("And\nthe sky?", "Grey and", partial=True)]
-    text = to_markdown(header, turns, datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    text = to_markdown(header, turns, 7, datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
     assert text.splitlines()[:9] == [
         "# Conversation about painting.png", "",
         "- Painting: `/art/painting.png`", f"- Painting sha256: `{'ab' * 32}`",
@@ -202,7 +202,7 @@ async def test_snapshot_perspective_picker(picture, fixed_cells, svg_snapshot):
 
 
 async def test_snapshot_no_model_installed(picture, fixed_cells, svg_snapshot):
-    from critic.registry import INSTALL_HINT
+    from critic.engine.registry import INSTALL_HINT
 
     app = scripted_app(picture, fail=INSTALL_HINT)
     async with app.run_test(size=SIZE) as pilot:
@@ -252,7 +252,7 @@ async def test_regenerate_after_a_failed_question_redoes_the_last_answered_turn(
         await answered(pilot, app, 1)
 
         def overflow(question, settings):  # the fault: this question does not fit the context
-            from critic.errors import ContextOverflow
+            from critic.core.errors import ContextOverflow
 
             raise ContextOverflow("the question does not fit: ask a shorter question")
             yield  # pragma: no cover

@@ -28,7 +28,7 @@ def test_every_help_has_examples_and_every_option_says_what_it_does():
 
 
 def test_chat_help_lists_every_key_and_analyze_help_the_aspects():
-    from critic.perspectives import PERSPECTIVES
+    from critic.core.perspectives import PERSPECTIVES
     from critic.tui.app import ChatApp
 
     parsers = dict(sub_parsers(build_parser()))
@@ -53,7 +53,7 @@ def test_slips_get_a_suggestion(tmp_path, capsys, installed_model):
 
 
 def test_numbers_name_perspectives_as_in_chat():
-    from critic.perspectives import PERSPECTIVES, perspective
+    from critic.core.perspectives import PERSPECTIVES, perspective
 
     assert perspective("3") == PERSPECTIVES[2]
     with pytest.raises(Exception, match="1-9"):

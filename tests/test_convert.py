@@ -9,14 +9,14 @@ import sys
 import pytest
 import torch
 
-from convert.lora import open_lora
-from convert.pipeline import ConvertConfig, convert
-from convert.reference import load_reference
-from convert.verify import verify
-from critic.errors import BadCheckpoint, BadModelFile, UsageError
-from critic.gguf_check import check_pair, read_header
-from critic.manifest import Manifest
-from llava.checkpoint import open_checkpoint
+from critic.convert.lora import open_lora
+from critic.convert.pipeline import ConvertConfig, convert
+from critic.convert.reference import load_reference
+from critic.convert.verify import verify
+from critic.core.errors import BadCheckpoint, BadModelFile, UsageError
+from critic.core.gguf_check import check_pair, read_header
+from critic.core.manifest import Manifest
+from critic.llava.checkpoint import open_checkpoint
 
 
 def _convert(tiny_dir, out, **kw):
@@ -163,7 +163,7 @@ def test_converting_without_the_lora_is_caught(tiny_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny256(tmp_path_factory):
-    from convert.tiny import TinySpec, build
+    from critic.convert.tiny import TinySpec, build
 
     return build(tmp_path_factory.mktemp("tiny256"), TinySpec(hidden=256, heads=4))
 
@@ -226,7 +226,7 @@ class _Unsafe:
 
 
 def test_quantize_refuses_a_non_gguf(tmp_path):
-    from convert.quantize import quantize
+    from critic.convert.quantize import quantize
 
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"not a gguf at all")
@@ -235,7 +235,7 @@ def test_quantize_refuses_a_non_gguf(tmp_path):
 
 
 def test_interrupted_run_leaves_nothing_and_a_rerun_works(tiny_dir, tmp_path, monkeypatch):
-    import convert.pipeline as pipeline
+    import critic.convert.pipeline as pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for a kill between the two files

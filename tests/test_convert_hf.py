@@ -14,10 +14,15 @@ import shutil
 import pytest
 import torch
 
-from convert.pipeline import ConvertConfig, convert
-from critic.errors import UsageError
-from tests.llava_upstream import (IMAGE_TOKEN_INDEX, VICUNA_V1_SYSTEM, SlowLlamaTokenizer, conv_vicuna_v1,
-                                  tokenizer_image_token)
+from critic.convert.pipeline import ConvertConfig, convert
+from critic.core.errors import UsageError
+from tests.llava_upstream import (
+    IMAGE_TOKEN_INDEX,
+    VICUNA_V1_SYSTEM,
+    SlowLlamaTokenizer,
+    conv_vicuna_v1,
+    tokenizer_image_token,
+)
 
 QUESTION = "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."
 ANSWER = "The light falls from the left across a calm blue field."
@@ -37,7 +42,7 @@ def tiny_hf(tiny_dir, tmp_path_factory):
 
 
 def _verify(folder, tiny_dir):
-    from convert.hf_verify import verify_hf
+    from critic.convert.hf_verify import verify_hf
 
     return verify_hf(folder, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora")
 
@@ -136,8 +141,8 @@ def test_export_generates_like_the_reference(tiny_hf, tiny_dir):
     from PIL import Image
     from transformers import AutoProcessor, CLIPImageProcessorPil, LlavaForConditionalGeneration
 
-    from convert.reference import image_features, load_reference
-    from convert.verify import expand2square
+    from critic.convert.reference import image_features, load_reference
+    from critic.convert.verify import expand2square
 
     model = LlavaForConditionalGeneration.from_pretrained(str(tiny_hf), dtype=torch.float32).eval()
     processor = AutoProcessor.from_pretrained(str(tiny_hf))
@@ -219,7 +224,7 @@ def test_bfloat16_export_holds_to_the_f16_gates(tiny_hf, tiny_dir, tmp_path):
 
 
 def test_export_is_atomic_refuses_an_existing_folder_and_cli_verifies(tiny_dir, tmp_path, monkeypatch, capsys):
-    import convert.hf_export as hf_export
+    import critic.convert.hf_export as hf_export
     from critic.cli import main
 
     def interrupted(*args, **kwargs):
@@ -245,8 +250,8 @@ def test_export_is_atomic_refuses_an_existing_folder_and_cli_verifies(tiny_dir, 
 
 
 def test_models_add_explains_an_hf_folder(tiny_hf):
-    from critic import registry
-    from critic.errors import BadModelFile
+    from critic.core.errors import BadModelFile
+    from critic.engine import registry
 
     with pytest.raises(BadModelFile, match="serving engines"):
         registry.add_folder(tiny_hf)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from critic.core.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
+from critic.core.prompt import Turn, layout_tokens
 from critic.engine.base import Settings
 from critic.engine.llama import LlamaEngine
-from critic.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
-from critic.prompt import Turn, layout_tokens
 
 
 def _cache_ids(engine, session) -> list[int]:

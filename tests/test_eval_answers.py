@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from critic.evaluation.answers import answer_contains, answer_matches, normalize_answer, parse_choice
+from critic.evaluation.normalise import answer_contains, answer_matches, normalize_answer, parse_choice
 from critic.evaluation.readers import ARTBENCH_STYLES
 
 STYLES = list(ARTBENCH_STYLES.values())

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from critic.cli import main
-from critic.evaluation.metrics import score_texts
+from critic.core.images import load_image
 from critic.engine import AnswerResult
+from critic.evaluation.metrics import score_texts
 from critic.evaluation.runner import as_dict
-from critic.images import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REFS = ROOT / "critic" / "data" / "sample_refs.json"

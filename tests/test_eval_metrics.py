@@ -6,9 +6,13 @@ import math
 
 import pytest
 
-from critic.errors import UsageError
+from critic.core.errors import UsageError
 from critic.evaluation.metrics import (
-    implementation, installed_wordnet, meteor_thesaurus, score_texts, tokenize,
+    implementation,
+    installed_wordnet,
+    meteor_thesaurus,
+    score_texts,
+    tokenize,
 )
 
 # Two hypotheses; the first has two references, the second one.

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from critic.cli import main
+from critic.core.perspectives import DEFAULT_QUESTION
+from critic.engine import AnswerResult
 from critic.evaluation.metrics import score_texts
 from critic.evaluation.readers import AnalysisItem, read_aqua
-from critic.engine import AnswerResult
 from critic.evaluation.runner import generate, run_vqa
-from critic.perspectives import DEFAULT_QUESTION
 
 QUESTION = DEFAULT_QUESTION
 REFS = {

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from critic.errors import BadData
+from critic.core.errors import BadData
+from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES
 from critic.evaluation.readers import (
-    ARTBENCH_STYLES, read_analysis_refs, read_artbench, read_aqua, read_artquest,
+    ARTBENCH_STYLES,
+    read_analysis_refs,
+    read_aqua,
+    read_artbench,
+    read_artquest,
 )
-from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES
 
 SAMPLE_REFS = Path(__file__).resolve().parents[1] / "critic" / "data" / "sample_refs.json"
 

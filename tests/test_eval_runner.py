@@ -17,14 +17,20 @@ from pathlib import Path
 import pytest
 
 from critic import __version__
-from critic.evaluation.readers import AnalysisItem, QAItem, StyleItem
+from critic.core.images import load_image
+from critic.core.store import read_jsonl
 from critic.engine import AnswerResult
+from critic.evaluation.readers import AnalysisItem, QAItem, StyleItem
 from critic.evaluation.runner import (
-    generate, run_classify, run_key, run_vqa, select, style_question, vqa_question,
+    generate,
+    run_classify,
+    run_key,
+    run_vqa,
+    select,
+    style_question,
+    vqa_question,
 )
 from critic.evaluation.scoring import score_answers, score_generation
-from critic.images import load_image
-from critic.store import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -292,7 +298,7 @@ def test_one_model_with_two_settings_gives_two_labelled_rows(tmp_path):
 
 
 def test_a_run_where_everything_failed_has_nothing_to_score(tmp_path):
-    from critic.errors import BadData
+    from critic.core.errors import BadData
 
     out = tmp_path / "o.jsonl"
     generate(_items(["a.png"]), ScriptedAnswerer({}), out, tmp_path, progress=False)

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("sentencepiece")
 
 from critic.cli import main  # noqa: E402
-from critic.store import read_jsonl  # noqa: E402
+from critic.core.store import read_jsonl  # noqa: E402
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def tiny(installed_model) -> str:
 
 def tiny_gguf_files(name: str) -> list[Path]:
     """The GGUF files of the installed model `name`."""
-    from critic.paths import models_dir
+    from critic.core.paths import models_dir
 
     return sorted((models_dir() / name).glob("*.gguf"))
 
@@ -61,7 +61,7 @@ def test_generate_resume_and_score_on_the_tiny_model(tmp_path, tiny, capsys):
     records = read_jsonl(out)
     assert [r["status"] for r in records] == ["ok", "ok", "error"]
     first = records[0]
-    from critic.images import file_sha256
+    from critic.core.images import file_sha256
 
     llm = next(p for p in tiny_gguf_files(tiny) if "mmproj" not in p.name)
     assert first["model"]["name"] == tiny and first["model"]["quantization"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from painted import PICTURES
 from PIL import Image, ImageDraw
 from rich.console import Console
 
@@ -19,7 +20,6 @@ from critic.cli import main
 from critic.facts import check_analysis, facts_paragraph, grounding_summary, measure
 from critic.facts.records import ColourFacts, Composition, Lines, Palette, Swatch, Value
 from critic.facts.render import palette_strip, render_facts, render_flags, value_bar
-from painted import PICTURES
 
 W, H = 240, 180
 
@@ -324,7 +324,7 @@ def test_cli_refuses_a_bad_k(tmp_path, capsys):
 
 
 def test_load_image_draft_decodes_a_jpeg_small_and_keeps_its_size(tmp_path):
-    from critic.images import load_image
+    from critic.core.images import load_image
 
     path = tmp_path / "big.jpg"
     exif = Image.Exif()

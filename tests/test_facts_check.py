@@ -12,13 +12,18 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from claims_heldout import HELD_OUT, SEEN_WHEN_REVISING
+from painted import PICTURES
 from PIL import Image, ImageDraw
 
 from critic.facts import check_analysis, measure
-from critic.facts.check import FLAG_ASYMMETRIC_ABOVE, FLAG_COOL_BALANCE_ABOVE, FLAG_SYMMETRIC_BELOW, FLAG_WARM_BALANCE_BELOW
+from critic.facts.check import (
+    FLAG_ASYMMETRIC_ABOVE,
+    FLAG_COOL_BALANCE_ABOVE,
+    FLAG_SYMMETRIC_BELOW,
+    FLAG_WARM_BALANCE_BELOW,
+)
 from critic.facts.measure import Facts
-from claims_heldout import HELD_OUT, SEEN_WHEN_REVISING
-from painted import PICTURES
 
 W, H = 240, 180
 

@@ -6,12 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from painted import PICTURES
 from PIL import Image
 
 from critic.facts import facts_paragraph, measure
 from critic.facts.colour import colourfulness_label
 from critic.facts.records import Accent
-from painted import PICTURES
 
 
 def hasler_susstrunk_m(image: Image.Image) -> float:

@@ -13,17 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from convert.lora import open_lora
-from convert.pipeline import ConvertConfig, convert
-from convert.verify import verify
-from critic.engine.base import Settings
-from critic.engine.llama import LlamaEngine
-from critic.errors import BadCheckpoint
-from critic.images import model_input
-from critic.prompt import CHAT_TEMPLATE, SYSTEM, Turn, layout_tokens
-from llava.checkpoint import open_checkpoint
 from llava_upstream import (
     IMAGE_TOKEN_INDEX,
     VICUNA_V1_SYSTEM,
@@ -31,6 +20,17 @@ from llava_upstream import (
     conv_vicuna_v1,
     tokenizer_image_token,
 )
+from PIL import Image
+
+from critic.convert.lora import open_lora
+from critic.convert.pipeline import ConvertConfig, convert
+from critic.convert.verify import verify
+from critic.core.errors import BadCheckpoint
+from critic.core.images import model_input
+from critic.core.prompt import CHAT_TEMPLATE, SYSTEM, Turn, layout_tokens
+from critic.engine.base import Settings
+from critic.engine.llama import LlamaEngine
+from critic.llava.checkpoint import open_checkpoint
 
 TURNS = [Turn("What is here?", "A blue field with a yellow disc."), Turn("And the colour?", "Mostly blue."),
          Turn("Where is the light?")]
@@ -208,9 +208,9 @@ def test_the_hub_config_and_a_bin_adapter_convert_and_verify(tiny_dir, tmp_path)
 # -- verify fails on each wrong conversion ----------------------------------------------------------
 
 def test_verify_fails_on_the_wrong_template(tiny_gguf, tiny_dir, monkeypatch):
-    import critic.prompt
+    import critic.core.prompt
 
-    monkeypatch.setattr(critic.prompt, "SYSTEM", VICUNA_V1_SYSTEM.replace("user", "human"))
+    monkeypatch.setattr(critic.core.prompt, "SYSTEM", VICUNA_V1_SYSTEM.replace("user", "human"))
     report = verify(tiny_gguf, tiny_dir / "base", tiny_dir / "vision-tower", tiny_dir / "lora")
     assert not report.tokens_equal
     assert any("token ids differ" in f for f in report.failures)
@@ -261,7 +261,7 @@ def test_verify_writes_its_report_as_json(tiny_gguf, tiny_dir, tmp_path):
 
 @pytest.mark.parametrize("hidden,quant", [(64, "Q8_0"), (256, "F16"), (1024, "F16"), (1024, "Q8_0")])
 def test_verify_passes_correct_conversions_of_every_size(tmp_path, hidden, quant):
-    from convert.tiny import TinySpec, build
+    from critic.convert.tiny import TinySpec, build
 
     tiny = build(tmp_path / "tiny", TinySpec(hidden=hidden, heads=4 if hidden < 1024 else 8))
     out = _convert(tiny, tmp_path / "out", quant=quant)
@@ -274,7 +274,7 @@ def test_verify_passes_correct_conversions_of_every_size(tmp_path, hidden, quant
 @pytest.mark.slow
 def test_all_576_image_tokens_of_a_clip_l_336_model_equal_transformers(tmp_path):
     """CLIP ViT-L/14-336's shapes (24 layers, 1024 wide, 576 patches), random weights."""
-    from convert.tiny import VISION_PRESETS, TinySpec, build
+    from critic.convert.tiny import VISION_PRESETS, TinySpec, build
 
     tiny = build(tmp_path / "tiny", TinySpec(hidden=256, vision=VISION_PRESETS["clip-l"]))
     out = _convert(tiny, tmp_path / "out")
@@ -289,7 +289,7 @@ def test_training_tokenizes_conversations_as_llava_did(tiny_dir):
     """train/ encodes with the base's legacy setting, read from its tokenizer_config.json."""
     from pathlib import Path as _Path
 
-    from train.encode import encode, hf_tokenizer, plain_encoder
+    from critic.train.encode import encode, hf_tokenizer, plain_encoder
 
     ckpt = open_checkpoint(tiny_dir / "base", tiny_dir / "vision-tower")
     tokenizer = hf_tokenizer(tiny_dir / "base")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from critic.core.perspectives import DEFAULT_QUESTION
+from critic.core.store import read_jsonl
 from critic.engine.base import Settings
 from critic.facts import measure
 from critic.gallery import catalog
@@ -18,8 +20,6 @@ from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.facts_io import facts_from_dict
 from critic.gallery.order import dominant_hue, matcher, parse_filter, sort_entries
-from critic.perspectives import DEFAULT_QUESTION
-from critic.store import read_jsonl
 
 
 def flat(path: Path, colour: tuple[int, int, int], size=(120, 80), disc=None) -> Path:
@@ -258,8 +258,8 @@ def test_a_cancelled_batch_stops_between_paintings(folder, tmp_path, installed_m
 
 
 def test_a_batch_refuses_a_results_file_another_run_holds(folder, tmp_path):
-    from critic.errors import UsageError
-    from critic.store import output_lock
+    from critic.core.errors import UsageError
+    from critic.core.store import output_lock
 
     results = tmp_path / "results.jsonl"
     job = analyze_job([folder / "d_green.png"], results, Settings())

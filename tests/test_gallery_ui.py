@@ -13,9 +13,9 @@ import pytest
 from test_chat_support import GatedEngine, make_painting, wait_until
 from textual_image.widget import HalfcellImage
 
+from critic.core.store import read_jsonl
 from critic.engine.base import Settings
 from critic.gallery.catalog import GalleryCache
-from critic.store import read_jsonl
 from critic.tui.gallery import CompareScreen, GalleryApp, GalleryExit, GalleryState
 
 SIZE = (120, 40)
@@ -34,7 +34,7 @@ def art(tmp_path) -> Path:
 
 
 def no_engine():
-    from critic.errors import ModelNotFound
+    from critic.core.errors import ModelNotFound
 
     raise ModelNotFound("no model installed: run `critic models add gallerygpt-q4`")
 
@@ -149,8 +149,8 @@ async def test_sort_and_filter_by_measured_facts(art):
 
 
 async def test_the_latest_chat_about_a_painting_is_shown_beside_it(art):
+    from critic.core.images import file_sha256
     from critic.history import History, SavedTurn
-    from critic.images import file_sha256
 
     history = History()
     pale = art / "pale.png"

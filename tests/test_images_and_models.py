@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image, TiffImagePlugin
 
-from critic import registry
-from critic.engine import open_engine
+from critic.core.errors import BadImage, BadModelFile, ModelMismatch, ModelNotFound
+from critic.core.images import NEUTRAL_BACKGROUND, load_image
+from critic.core.manifest import Manifest
+from critic.engine import open_engine, registry
 from critic.engine.base import ModelInfo, Settings
 from critic.engine.llama import LlamaEngine
-from critic.errors import BadImage, BadModelFile, ModelMismatch, ModelNotFound
-from critic.images import NEUTRAL_BACKGROUND, load_image
-from critic.manifest import Manifest
 
 
 def _scene(size=(80, 60)) -> Image.Image:
@@ -168,8 +167,8 @@ def test_bad_model_files_are_refused_before_llama_cpp(tiny_gguf, tmp_path):
 
 
 def test_a_mismatched_pair_is_refused(tiny_gguf, tmp_path):
-    from convert.pipeline import ConvertConfig, convert
-    from convert.tiny import TinySpec, build
+    from critic.convert.pipeline import ConvertConfig, convert
+    from critic.convert.tiny import TinySpec, build
 
     other = build(tmp_path / "other", TinySpec(hidden=96, heads=4))
     out = convert(ConvertConfig(base=str(other / "base"), vision_tower=str(other / "vision-tower"),

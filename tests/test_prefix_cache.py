@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from critic.engine import open_engine
 from critic.cli import main
+from critic.engine import open_engine
 from critic.engine.base import Settings
-from critic.prefix_cache import PrefixCache
+from critic.engine.prefix_cache import PrefixCache
 
 QUESTION = "What is here?"
 

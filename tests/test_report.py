@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_chat_support import make_painting
 
 from critic.cli import main
-from test_chat_support import make_painting
 from critic.report import records_report
 from critic.report.figures import REPORT_SIDE
 
@@ -96,7 +96,7 @@ class Page(HTMLParser):
 
 
 def report_of(results: Path) -> str:
-    from critic.store import read_jsonl
+    from critic.core.store import read_jsonl
 
     return records_report(read_jsonl(results), "Lesson: two fields", "results.jsonl")[0]
 

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
+from child_process import signal_when
+from openai_script_server import ScriptServer, Slow, Status
 from PIL import Image
 
 from critic.cli import main
-from critic.store import read_jsonl
-from child_process import signal_when
-from openai_script_server import ScriptServer, Slow, Status
+from critic.core.store import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -180,7 +180,7 @@ def test_a_request_past_the_timeout_is_sent_again(tmp_path, server):
 
 
 def test_retries_are_bounded_and_what_finished_stays(tmp_path, server):
-    from critic.errors import ServerError
+    from critic.core.errors import ServerError
     from critic.evaluation.readers import read_analysis_refs
     from critic.evaluation.runner import generate
 

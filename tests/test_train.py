@@ -18,11 +18,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
-from critic.cli import build_parser, main as critic_main  # noqa: E402
-from critic.errors import UsageError  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.loop import KILL_AFTER_STEP, LOG_NAME, train  # noqa: E402
-from train.synthetic import make_set  # noqa: E402
+from critic.cli import build_parser  # noqa: E402
+from critic.cli import main as critic_main
+from critic.core.errors import UsageError  # noqa: E402
+from critic.train.config import TrainConfig  # noqa: E402
+from critic.train.loop import KILL_AFTER_STEP, LOG_NAME, train  # noqa: E402
+from critic.train.synthetic import make_set  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,9 +83,9 @@ def test_loss_falls(trained):
 def test_output_is_the_lora_layout_convert_reads(trained, tiny_dir):
     from safetensors.torch import load_file
 
-    from convert.lora import open_lora
-    from llava.checkpoint import open_checkpoint
-    from llava.tensors import load_torch_pickle
+    from critic.convert.lora import open_lora
+    from critic.llava.checkpoint import open_checkpoint
+    from critic.llava.tensors import load_torch_pickle
 
     out = Path(trained.out)
     config = json.loads((out / "adapter_config.json").read_text())
@@ -111,13 +112,13 @@ def test_output_is_the_lora_layout_convert_reads(trained, tiny_dir):
 
 def test_merged_lora_equals_base_plus_adapter(trained, data):
     """peft's unmerged forward of the trained adapter == the merge convert's reader feeds peft."""
-    from convert.reference import load_reference, splice_logits
-    from critic.images import load_image
-    from critic.perspectives import DEFAULT_QUESTION
-    from critic.prompt import Turn, layout_tokens
-    from train.batch import Pixels
-    from train.encode import hf_tokenizer, plain_encoder
-    from train.model import LlavaTrainer, attach_lora, load_llava, read_adapter
+    from critic.convert.reference import load_reference, splice_logits
+    from critic.core.images import load_image
+    from critic.core.perspectives import DEFAULT_QUESTION
+    from critic.core.prompt import Turn, layout_tokens
+    from critic.train.batch import Pixels
+    from critic.train.encode import hf_tokenizer, plain_encoder
+    from critic.train.model import LlavaTrainer, attach_lora, load_llava, read_adapter
 
     out = Path(trained.out)
     unmerged, ckpt = load_llava(trained.base, trained.vision_tower)
@@ -207,7 +208,7 @@ def test_two_processes_run_the_same_steps_as_one(tiny_dir, data, tmp_path):
 def test_shipped_deepspeed_configs_fill_from_the_settings():
     from accelerate.utils import DeepSpeedPlugin
 
-    from train.loop import deepspeed_config_path
+    from critic.train.loop import deepspeed_config_path
 
     for stage in (2, 3):
         plugin = DeepSpeedPlugin(hf_ds_config=str(deepspeed_config_path(f"zero{stage}")))
@@ -222,9 +223,9 @@ def test_a_transformers_native_base_trains_the_same(tiny_dir, data, tmp_path):
     """The same weights saved as a LlavaForConditionalGeneration folder: same losses, an adapter convert reads for it."""
     import shutil
 
-    from convert.lora import open_lora
-    from convert.reference import load_reference
-    from llava.checkpoint import open_checkpoint
+    from critic.convert.lora import open_lora
+    from critic.convert.reference import load_reference
+    from critic.llava.checkpoint import open_checkpoint
 
     native = tmp_path / "native"
     model, _ = load_reference(tiny_dir / "base", tiny_dir / "vision-tower")

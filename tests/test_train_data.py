@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from critic.errors import BadData, BadImage, UsageError
-from critic.prompt import Turn, layout_tokens
-from train.config import TrainConfig, check_config, config_from_dict, differences, load_config
-from train.encode import IGNORE, encode
-from train.order import Schedule, StepBatches
-from train.records import read_records, resolve_image, scan_images
+from critic.core.errors import BadData, BadImage, UsageError
+from critic.core.prompt import Turn, layout_tokens
+from critic.train.config import TrainConfig, check_config, config_from_dict, differences, load_config
+from critic.train.encode import IGNORE, encode
+from critic.train.order import Schedule, StepBatches
+from critic.train.records import read_records, resolve_image, scan_images
 
 
 def word_tokenize(text: str) -> list[int]:
@@ -201,10 +201,10 @@ def test_paper_defaults():
 
 
 def test_pixels_pad_with_the_tower_mean_and_normalise():
-    from train.batch import Pixels
+    from critic.train.batch import Pixels
 
     mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-    from critic.images import pad_colour
+    from critic.core.images import pad_colour
 
     pixels = Pixels(28, mean, std)
     assert pad_colour(mean) == (122, 116, 104)

@@ -8,7 +8,7 @@ must be right for ≥ 90% of them.
 
 The control trains the same way on the same records with the image paths permuted across
 records so that every analysis colour is paired exactly equally often with paintings of each
-colour (`train.synthetic.shuffle_images`): the text is unchanged and the pairing carries no
+colour (`critic.train.synthetic.shuffle_images`): the text is unchanged and the pairing carries no
 colour. Its accuracy on the same held-out paintings must stay near chance (≤ 50% with four
 colours, chance being 25%). Both runs are deterministic (fixed seeds).
 """
@@ -26,7 +26,7 @@ pytest.importorskip("accelerate")
 pytest.importorskip("llama_cpp")
 
 from critic.cli import main as critic_main  # noqa: E402
-from train.synthetic import colour_named, make_set, shuffle_images  # noqa: E402
+from critic.train.synthetic import colour_named, make_set, shuffle_images  # noqa: E402
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def accuracy(answers: dict[str, str], test: list[dict]) -> float:
 
 @pytest.mark.slow
 def test_the_painting_not_the_text_decides_the_colour_named(tmp_path, one_thread, capsys):
-    from convert.tiny import TinySpec, VisionSpec, build
+    from critic.convert.tiny import TinySpec, VisionSpec, build
 
     # A small init scale keeps the random tiny model trainable in 150 steps; 28 px, 14 px
     # patches: four image tokens, enough for a colour.
@@ -91,13 +91,13 @@ def test_the_painting_not_the_text_decides_the_colour_named(tmp_path, one_thread
     assert all(a.startswith(("The", "the")) for a in answers.values()), answers
 
     # Training and the runtime tokenize identically: the training sample of a held-out record
-    # equals critic.prompt's layout through llama.cpp's own tokenizer.
+    # equals critic.core.prompt's layout through llama.cpp's own tokenizer.
+    from critic.core.manifest import Manifest
+    from critic.core.prompt import layout_tokens
     from critic.engine.base import ModelInfo
     from critic.engine.llama import LlamaEngine
-    from critic.manifest import Manifest
-    from critic.prompt import layout_tokens
-    from train.encode import encode, hf_tokenizer, plain_encoder
-    from train.records import read_records
+    from critic.train.encode import encode, hf_tokenizer, plain_encoder
+    from critic.train.records import read_records
 
     (tmp_path / "test.json").write_text(json.dumps(test))
     tokenizer = hf_tokenizer(tiny / "base")

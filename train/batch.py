@@ -1,6 +1,6 @@
 """Samples to tensors: the painting preprocessed as LLaVA-1.5 does, tokens padded into a batch.
 
-Preprocessing is `critic.images.model_input`, the same function the runtime hands
+Preprocessing is `critic.core.images.model_input`, the same function the runtime hands
 llama.cpp its pixels with: for LLaVA's ``image_aspect_ratio: pad`` the image is padded to a
 square with the vision tower's mean colour (``image_mean × 255``, what LLaVA's
 ``expand2square`` fills with), resized to the tower's size with bicubic resampling, then
@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from critic.images import load_image, model_input
-from train.encode import IGNORE, Example
+from critic.core.images import load_image, model_input
+from critic.train.encode import IGNORE, Example
 
 
 @dataclass(frozen=True)

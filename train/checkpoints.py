@@ -15,7 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from critic.store import log, write_atomic
+from critic.core.store import log, write_atomic
 
 CHECKPOINTS = "checkpoints"
 STATE_DIR = "state"

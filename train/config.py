@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from critic.errors import UsageError
+from critic.core.errors import UsageError
 
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Every linear layer of a LLaMA decoder block (lm_head is not adapted, as in LLaVA)."""

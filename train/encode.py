@@ -1,6 +1,6 @@
 """A conversation as training tokens: critic's shared layout, labels on the answers only.
 
-The ids come from `critic.prompt.layout_tokens`, the definition the runtime uses to ask
+The ids come from `critic.core.prompt.layout_tokens`, the definition the runtime uses to ask
 the model, so training and inference see the same tokens. Every position is masked
 (label -100) except the assistant's answers and the EOS after each one.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from critic.prompt import Tokenize, Turn, layout_tokens
+from critic.core.prompt import Tokenize, Turn, layout_tokens
 
 IGNORE = -100
 """The label PyTorch's cross entropy skips."""
@@ -38,7 +38,7 @@ def encode(record: int, image: Path, turns: Sequence[Turn], tokenize: Tokenize, 
            image_tokens: int, max_length: int, legacy: bool = False) -> Example | None:
     """The sample for one conversation, cut to `max_length`; None if no answer token is left.
 
-    `legacy` is the base tokenizer's setting (`llava.checkpoint.tokenizer_legacy`).
+    `legacy` is the base tokenizer's setting (`critic.llava.checkpoint.tokenizer_legacy`).
     """
     layout = layout_tokens(tokenize, bos_id, eos_id, turns, legacy=legacy)
     labels = [IGNORE] * len(layout.after)
@@ -57,7 +57,7 @@ def hf_tokenizer(base: str | Path):
     """LLaMA's SentencePiece tokenizer from the checkpoint, always adding the dummy prefix.
 
     The prefix-free encoding after ``</s>`` that a ``legacy: false`` tokenizer makes is
-    derived from this one by `critic.prompt.after_eos`, as the runtime derives it.
+    derived from this one by `critic.core.prompt.after_eos`, as the runtime derives it.
     """
     from transformers import LlamaTokenizer
 

@@ -15,14 +15,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from critic.errors import BadData, UsageError, require
-from critic.images import file_sha256
-from critic.store import JsonlLog, read_jsonl, write_atomic
-from train import checkpoints
-from train.config import CONFIG_NAME, TrainConfig, check_config, config_from_dict, differences, read_config_file
-from train.encode import Example, encode, hf_tokenizer, plain_encoder
-from train.order import Schedule, StepBatches
-from train.records import ScanReport, read_records, resolve_image, scan_images
+from critic.core.errors import BadData, UsageError, require
+from critic.core.images import file_sha256
+from critic.core.store import JsonlLog, read_jsonl, write_atomic
+from critic.train import checkpoints
+from critic.train.config import CONFIG_NAME, TrainConfig, check_config, config_from_dict, differences, read_config_file
+from critic.train.encode import Example, encode, hf_tokenizer, plain_encoder
+from critic.train.order import Schedule, StepBatches
+from critic.train.records import ScanReport, read_records, resolve_image, scan_images
 
 LOG_NAME = "train-log.jsonl"
 DATA_REPORT = "data-report.json"
@@ -180,7 +180,7 @@ def trainable_state(accelerator, module) -> dict:
 def _load_trainable(module, state: dict, source: Path) -> None:
     import torch
 
-    from critic.errors import BadCheckpoint
+    from critic.core.errors import BadCheckpoint
 
     params = {n: p for n, p in module.named_parameters() if p.requires_grad}
     if set(params) != set(state):
@@ -202,8 +202,8 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     """Run (or resume) one training; return where the adapter is."""
     import torch
 
-    from llava.checkpoint import open_checkpoint
-    from train.model import ADAPTER_CONFIG, image_token_count, read_adapter, write_adapter
+    from critic.llava.checkpoint import open_checkpoint
+    from critic.train.model import ADAPTER_CONFIG, image_token_count, read_adapter, write_adapter
 
     accelerator, out = _open_run(config, resume)
     main = accelerator.is_main_process
@@ -292,7 +292,7 @@ def _read_data(config: TrainConfig, out: Path, resume: bool, ckpt, image_tokens:
 
 def _adapter_settings(config: TrainConfig, ckpt) -> tuple[dict, Path | None]:
     """(adapter_config.json's content, the base's config.json to copy beside the adapter, or None)."""
-    from train.model import adapter_config
+    from critic.train.model import adapter_config
 
     base_config = Path(config.base) / "config.json" if ckpt.layout == "llava" else None
     lora_config = adapter_config(config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets,
@@ -309,7 +309,7 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
     """
     import torch
 
-    from train.model import LlavaTrainer, attach_lora, enable_checkpointing, load_llava
+    from critic.train.model import LlavaTrainer, attach_lora, enable_checkpointing, load_llava
 
     dtype = torch.bfloat16 if config.bf16 else torch.float32
     llava, ckpt = load_llava(ckpt, dtype=dtype)
@@ -336,7 +336,7 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
 
 def _restore(accelerator, module, latest: tuple[int, Path]) -> int:
     """Load the latest checkpoint's trainable tensors and accelerate state; return its step."""
-    from train.model import read_adapter
+    from critic.train.model import read_adapter
 
     step, folder = latest
     deepspeed = _is_deepspeed(accelerator)
@@ -363,7 +363,7 @@ def _loader(config: TrainConfig, dataset: Dataset, ckpt, schedule: Schedule, sta
     import torch
     from torch.utils.data import DataLoader
 
-    from train.batch import Collate, Pixels, SampleSet
+    from critic.train.batch import Collate, Pixels, SampleSet
 
     pixels = Pixels(ckpt.vision.image_size, ckpt.vision.mean, ckpt.vision.std, ckpt.preprocess)
     return DataLoader(SampleSet(dataset.examples, pixels),
@@ -389,7 +389,7 @@ class _Saver:
 
     def save(self, step: int, finished: bool) -> None:
         """Checkpoint `step` in a partial folder, published (and old ones pruned) once whole."""
-        from train.model import write_adapter
+        from critic.train.model import write_adapter
 
         accelerator, out = self.accelerator, self.out
         main = accelerator.is_main_process
@@ -479,10 +479,9 @@ class _Progress:
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from critic.core.progress import counting_bar
 
-            self._bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), TimeRemainingColumn())
+            self._bar = counting_bar("training", "{task.fields[info]}")
             self._bar.__enter__()
             self._task = self._bar.add_task("train", total=self.total, completed=self.start, info="")
         return self

@@ -1,6 +1,6 @@
 """The model being fine-tuned: transformers' LLaVA from the shared checkpoint reader, peft LoRA on the LLM.
 
-The base loads through `llava.checkpoint.open_checkpoint` (either layout, one tensor at a
+The base loads through `critic.llava.checkpoint.open_checkpoint` (either layout, one tensor at a
 time, straight into the training dtype), so train/ and convert/ agree on which tensor is
 which. LoRA layers go into every target linear of the LLM; they and the projector are the
 only trainable parameters and are kept in float32, the frozen weights in bf16 or fp32.
@@ -22,12 +22,12 @@ from typing import Iterator
 
 import torch
 
-from critic.errors import BadCheckpoint
-from critic.store import atomic_path, write_atomic
-from llava.checkpoint import Checkpoint, canonical, open_checkpoint
-from llava.hf_config import llava_config
-from llava.tensors import load_torch_pickle, read_json
-from train.encode import IGNORE
+from critic.core.errors import BadCheckpoint
+from critic.core.store import atomic_path, write_atomic
+from critic.llava.checkpoint import Checkpoint, canonical, open_checkpoint
+from critic.llava.hf_config import llava_config
+from critic.llava.tensors import load_torch_pickle, read_json
+from critic.train.encode import IGNORE
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"

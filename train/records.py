@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critic.errors import BadData, BadImage
-from critic.prompt import IMAGE_TOKEN, Turn
+from critic.core.errors import BadData, BadImage
+from critic.core.prompt import IMAGE_TOKEN, Turn
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 REPORT_EXAMPLES = 20

@@ -2,7 +2,7 @@
 
 The pipeline test trains on these to show that the image, not the text, drives the answer
 through train → merge → GGUF → llama.cpp; they also make a quick check of a new training
-setup (``python -m train.synthetic DIR`` writes images and a LLaVA conversation JSON).
+setup (``python -m critic.train.synthetic DIR`` writes images and a LLaVA conversation JSON).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from critic.perspectives import DEFAULT_QUESTION
+from critic.core.perspectives import DEFAULT_QUESTION
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (200, 40, 40),
@@ -98,7 +98,7 @@ def shuffle_images(records: list[dict], seed: int) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write a synthetic training set: DIR/images/, DIR/train.json, DIR/test.json."""
-    parser = argparse.ArgumentParser(prog="python -m train.synthetic", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m critic.train.synthetic", description=main.__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--train", type=int, default=256)
     parser.add_argument("--test", type=int, default=40)

@@ -13,7 +13,7 @@ import sys
 
 from critic import __version__
 from critic.cli.examples import add_examples
-from critic.errors import CriticError
+from critic.core.errors import CriticError
 
 VERBS: tuple[str, ...] = ("analyze", "chat", "gallery", "report", "facts", "models", "cache", "convert", "train",
                           "annotate", "eval")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from critic.cli.options import add_generation_flags, generation_settings
-from critic.perspectives import DEFAULT_QUESTION, PERSPECTIVES
+from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES
 
 
 def register(sub) -> None:
@@ -55,8 +55,8 @@ def print_aspects() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.aspects:
         return print_aspects()
-    from critic.analyze_run import AnalyzeJob
-    from critic.errors import UsageError
+    from critic.analyze.job import AnalyzeJob
+    from critic.core.errors import UsageError
 
     if args.example:
         from critic.example import example_path

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run_p = actions.add_parser("run", help="run every stage (resumes where the folder stopped)")
     # annotate.config is standard library and critic's core only: the flags come from RunConfig itself.
-    from annotate.config import RunConfig
+    from critic.annotate.config import RunConfig
 
     add_config_flags(run_p, RunConfig)
     run_p.add_argument("--dry-run", action="store_true", help="print the requests each stage would send and their cost")
@@ -37,30 +37,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the annotate package (imported only now)."""
-    from critic.errors import require
+    from critic.core.errors import require
 
     if args.action == "providers":
-        from annotate.providers import DEFAULT_PROVIDERS_TOML
+        from critic.annotate.providers import DEFAULT_PROVIDERS_TOML
 
         print(DEFAULT_PROVIDERS_TOML, end="")
         return 0
     if args.action == "status":
-        from annotate.report import status_text
-        from annotate.run import status
+        from critic.annotate.job import status
+        from critic.annotate.report import status_text
 
         print(status_text(status(args.out)))
         return 0
 
-    from annotate.report import plan_text, summary_text
-    from annotate.config import RunConfig
-    from annotate.run import execute, plan
+    from critic.annotate.config import RunConfig
+    from critic.annotate.job import execute, plan
+    from critic.annotate.report import plan_text, summary_text
 
     config = RunConfig(**config_flags(args, RunConfig))
     if args.dry_run:
         print(plan_text(plan(config)))
         return 0
     require("openai", "annotate")
-    from annotate.progress import StageBars
+    from critic.annotate.progress import StageBars
 
     with StageBars(enabled=not args.no_progress) as bars:
         stats = execute(config, progress=bars)

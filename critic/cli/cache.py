@@ -1,4 +1,4 @@
-"""`critic cache`: the persistent prefix cache (paintings' evaluated prompt + image, see critic/prefix_cache.py)."""
+"""`critic cache`: the persistent prefix cache (paintings' evaluated prompt + image, see critic/engine/prefix_cache.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critic.errors import UsageError
-    from critic.prefix_cache import PrefixCache, limit_bytes, set_limit
+    from critic.core.errors import UsageError
+    from critic.engine.prefix_cache import PrefixCache, limit_bytes, set_limit
 
     cache = PrefixCache()
     if args.action == "clear":

@@ -29,7 +29,7 @@ def print_history(history) -> int:
     """One line per saved conversation, the most recent first, and a line that tells it apart."""
     from pathlib import Path
 
-    from critic.perspectives import DEFAULT_QUESTION
+    from critic.core.perspectives import DEFAULT_QUESTION
 
     rows = history.list(skip_question=DEFAULT_QUESTION)
     if not rows:
@@ -47,7 +47,7 @@ def print_history(history) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
     from critic.history import History
 
     history = History()
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("no saved conversations yet: `critic chat IMAGE` starts one")
         history.get(resume)  # an unknown id is a one-line error here, before the screen changes
     if args.image:
-        from critic.images import load_image
+        from critic.core.images import load_image
 
         load_image(args.image)  # a missing or unreadable picture is the same one-line error as in analyze
 

@@ -95,7 +95,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critic.errors import UsageError, require
+    from critic.core.errors import UsageError, require
 
     if args.base is None:
         raise UsageError("give the checkpoint folder: critic convert BASE --out DIR (or `critic convert verify DIR`)")
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--out DIR is required")
     require("torch", "convert")
     require("transformers", "convert")
-    from convert.pipeline import ConvertConfig, convert
+    from critic.convert.pipeline import ConvertConfig, convert
 
     out = convert(ConvertConfig(base=args.base, out=args.out, vision_tower=args.vision_tower, lora=args.lora,
                                 quant=args.quant, mmproj_quant=args.mmproj_quant, name=args.name,
@@ -120,10 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """critic convert verify."""
-    from critic.errors import require
+    from critic.core.errors import require
 
     require("torch", "convert")
     require("transformers", "convert")
-    from convert.verify import run_verify as verify
+    from critic.convert.verify import run_verify as verify
 
     return verify(args.target, args.reference, args.vision_tower, args.lora, args.image, args.json)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from critic.cli.options import add_sampling_flags, generation_settings
-from critic.errors import UsageError
-from critic.perspectives import DEFAULT_QUESTION
+from critic.core.errors import UsageError
+from critic.core.perspectives import DEFAULT_QUESTION
 
 if TYPE_CHECKING:
     from critic.engine import Answerer
@@ -131,7 +131,7 @@ def _check_run_args(args: argparse.Namespace) -> Settings:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
     settings = generation_settings(args)
-    from critic.parallel import check_parallel
+    from critic.core.parallel import check_parallel
 
     args.parallel = check_parallel(args.parallel, args.server)
     return settings
@@ -178,7 +178,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def _outside_records(args: argparse.Namespace, plain: list[Path]) -> list[dict]:
     """The plain answer files as output records, each file one labelled run matched to --refs or --data."""
     from critic.evaluation.outside import as_records, match, read_answers
-    from critic.evaluation.readers import read_aqua, read_artbench, read_artquest, read_analysis_refs
+    from critic.evaluation.readers import read_analysis_refs, read_aqua, read_artbench, read_artquest
 
     labels = args.label or []
     if len(labels) != len(plain):

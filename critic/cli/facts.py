@@ -26,11 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure each image; a bad one is reported on stderr and the others still measured."""
-    from critic.errors import BadImage, UsageError
+    from critic.core.errors import BadImage, UsageError
+    from critic.core.images import iter_image_paths, load_image
     from critic.facts import facts_paragraph, measure
     from critic.facts.palette import MAX_K
     from critic.facts.working import WORK_SIDE
-    from critic.images import iter_image_paths, load_image
 
     if args.k is not None and not 1 <= args.k <= MAX_K:
         raise UsageError(f"--k must be between 1 and {MAX_K} (or left out for an automatic palette)")

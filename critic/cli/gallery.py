@@ -33,14 +33,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
 
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder (`critic chat {folder}` talks about one painting)"
                          if folder.is_file() else f"{folder}: no such folder")
     settings = generation_settings(args)  # as `critic analyze` makes them
-    from critic.images import iter_image_paths
+    from critic.core.images import iter_image_paths
 
     if not iter_image_paths([folder]):
         raise UsageError(f"no images found in {folder}")

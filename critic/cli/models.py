@@ -37,8 +37,8 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critic import registry
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
+    from critic.engine import registry
 
     verb = args.models_verb
     if verb == "add":

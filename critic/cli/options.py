@@ -37,8 +37,8 @@ def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -
 
 def generation_settings(args: argparse.Namespace) -> Settings:
     """The settings of `add_sampling_flags`' flags; a one-line UsageError where they cannot work."""
+    from critic.core.errors import UsageError
     from critic.engine.base import Settings
-    from critic.errors import UsageError
 
     if args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")

@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
+    from critic.core.store import read_jsonl, write_atomic
     from critic.report import records_report
-    from critic.store import read_jsonl, write_atomic
 
     out = Path(args.html)
     if out.is_dir():

@@ -14,7 +14,7 @@ from critic.cli.options import add_config_flags, config_flags
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `critic train`."""
     # train.config is standard library only: the flags come from the dataclass itself.
-    from train.config import TrainConfig
+    from critic.train.config import TrainConfig
 
     parser = subparsers.add_parser(
         "train",
@@ -44,12 +44,12 @@ def convert_command(config, adapter) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config and train (torch, peft and accelerate are imported only now)."""
-    from critic.errors import require
+    from critic.core.errors import require
 
     for module in ("torch", "transformers", "peft", "accelerate"):
         require(module, "train")
-    from train.config import TrainConfig
-    from train.loop import resolve_config, train
+    from critic.train.config import TrainConfig
+    from critic.train.loop import resolve_config, train
 
     config = resolve_config(args.config, config_flags(args, TrainConfig), args.resume)
     result = train(config, resume=args.resume, show_progress=not args.no_progress)

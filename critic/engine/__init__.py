@@ -15,16 +15,16 @@ def open_engine(model: str | None = None, server: str | None = None, n_ctx: int 
     into llama.cpp once its files pass the registry's checks.
 
     `cache`: restore paintings' evaluated prefixes, and keep new ones if `keep_new` (False for
-    batches of paintings seen once; critic.prefix_cache). The registry only finds and verifies
+    batches of paintings seen once; critic.engine.prefix_cache). The registry only finds and verifies
     model folders; building an engine from one happens here and nowhere else.
     """
     if server:
         from critic.engine.server import ServerEngine
 
         return ServerEngine(server, model)
-    from critic import registry
+    from critic.engine import registry
     from critic.engine.llama import DEFAULT_CTX, LlamaEngine
-    from critic.prefix_cache import PrefixCache
+    from critic.engine.prefix_cache import PrefixCache
 
     installed = registry.verified(model)
     return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 
-
 def physical_cores() -> int:
     """Physical CPU cores (llama.cpp runs best with one thread per core)."""
     try:

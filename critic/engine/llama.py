@@ -4,10 +4,10 @@ Why not the stock `Llava15ChatHandler`: it rebuilds the prompt from chat message
 the exact spaces and newline of the Vicuna v1 format), clears the KV cache and encodes the
 image again on every call. Here a session encodes its painting once; each later turn
 evaluates only its own text after the cached prefix, in exactly the token layout of
-`critic.prompt`. When the context would overflow, the oldest turns are dropped by
+`critic.core.prompt`. When the context would overflow, the oldest turns are dropped by
 re-evaluating the kept turns' text after the image, never the image or the system prompt.
 
-The picture. critic preprocesses it as LLaVA does (`critic.images.model_input`: pad to a
+The picture. critic preprocesses it as LLaVA does (`critic.core.images.model_input`: pad to a
 square, then resize) and hands llama.cpp exactly the model's input size, which llama.cpp
 copies unchanged. With an ``exact`` model (a ``patch0`` mmproj beside the main one) the
 image tokens are assembled here: llama.cpp's LLaVA graph (llama-cpp-python 0.3.36) drops
@@ -29,12 +29,10 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
-from critic.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
-from critic.gguf_check import check_mmproj, check_pair
-from critic.images import LoadedImage, load_image, model_input, roll_patches
-from critic.prefix_cache import PrefixCache, entry_key
-from critic.prompt import (
+from critic.core.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
+from critic.core.gguf_check import check_mmproj, check_pair
+from critic.core.images import LoadedImage, load_image, model_input, roll_patches
+from critic.core.prompt import (
     LEGACY_KEY,
     PROMPT_FORMAT,
     after_eos,
@@ -44,6 +42,8 @@ from critic.prompt import (
     text_only_head_text,
     text_only_question_text,
 )
+from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
+from critic.engine.prefix_cache import PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
 MIN_CTX = 2048
@@ -140,7 +140,7 @@ class LlamaEngine:
     @classmethod
     def from_folder(cls, folder: Path, info: ModelInfo | None = None, **options) -> "LlamaEngine":
         """Load the model a `critic.json` folder describes (every file it names, in its layout)."""
-        from critic.manifest import Manifest
+        from critic.core.manifest import Manifest
 
         manifest = Manifest.read(Path(folder))
         info = info or ModelInfo(manifest.name, manifest.quantization, manifest.llm.sha256, manifest.mmproj.sha256,

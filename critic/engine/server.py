@@ -22,11 +22,10 @@ from typing import Iterator
 
 from PIL import Image
 
+from critic.core.errors import ServerError
+from critic.core.images import CLIP_MEAN, LoadedImage, load_image, pad_colour, pad_to_square
+from critic.core.prompt import SYSTEM
 from critic.engine.base import ModelInfo, Settings, TurnRecord
-from critic.errors import ServerError
-
-from critic.images import CLIP_MEAN, LoadedImage, load_image, pad_colour, pad_to_square
-from critic.prompt import SYSTEM
 
 API_KEY_ENV = "CRITIC_SERVER_API_KEY"
 

@@ -85,7 +85,7 @@ def colourfulness_sentence(facts: Facts) -> str:
 
 def facts_paragraph(facts: Facts) -> str:
     """A short plain paragraph composed from the measurements."""
-    value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
+    value, comp, palette = facts.value, facts.composition, facts.palette
     sentences = []
     key = f"{value.key}-key" if value.key != "middle" else "middle-key"
     sentences.append(

@@ -13,10 +13,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
-from critic.analyze_run import AnalyzeJob, _error_key
+from critic.analyze.job import AnalyzeJob, _error_key
+from critic.core.perspectives import DEFAULT_QUESTION
+from critic.core.store import JsonlLog, output_lock, read_jsonl
 from critic.engine.base import Settings
-from critic.perspectives import DEFAULT_QUESTION
-from critic.store import JsonlLog, output_lock, read_jsonl
 
 
 def analyze_job(paths: list[Path], results: Path, settings: Settings, model: str | None = None,

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from io import BytesIO
 from dataclasses import dataclass, field
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
 from PIL import Image
 
-from critic.errors import BadImage
+from critic.core.errors import BadImage
+from critic.core.images import file_sha256, iter_image_paths, load_image
+from critic.core.paths import cache_dir as paths_cache_dir
+from critic.core.store import write_atomic
 from critic.facts.measure import MEASURING_MODULES, Facts, measure
 from critic.facts.working import WORK_SIDE
 from critic.gallery.facts_io import facts_from_dict
-from critic.images import file_sha256, iter_image_paths, load_image
-from critic.paths import data_dir
-from critic.store import write_atomic
 
 THUMB_SIDE = 256
 """Longest side of a cached thumbnail: enough for the detail pane in a graphics terminal."""
@@ -46,16 +45,8 @@ def measure_version() -> str:
 
 
 def cache_dir() -> Path:
-    """Under `$CRITIC_HOME` when it is set (tests, portable installs), else the user cache directory."""
-    if os.environ.get("CRITIC_HOME"):
-        root = data_dir() / "cache"
-    else:
-        from platformdirs import user_cache_path
-
-        root = user_cache_path("critic", appauthor=False)
-    path = root / "gallery"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where this cache's files live (`critic.core.paths.cache_dir`)."""
+    return paths_cache_dir("gallery")
 
 
 @dataclass(eq=False)

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from critic.facts.colour_names import FAMILIES
 from critic.facts.colour import MIN_CHROMA_FOR_HUE
+from critic.facts.colour_names import FAMILIES
 from critic.facts.records import Facts
 from critic.gallery.catalog import Entry
 

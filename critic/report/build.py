@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from critic.core.errors import BadImage
+from critic.core.images import LoadedImage, load_image
 from critic.engine.base import TurnRecord
-from critic.errors import BadImage
 from critic.facts.measure import Facts, measure
 from critic.gallery.facts_io import facts_from_dict
-from critic.images import LoadedImage, load_image
 from critic.report.page import PaintingReport, Reading, marks_for, render_page
 
 _SHOWN = ("ok", "measured")

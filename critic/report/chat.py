@@ -13,7 +13,7 @@ def conversation_html(conversation) -> str:
     painting = conversation.painting
     model = {"name": header.model, "quantization": header.quantization, "sha256": header.model_sha256}
     name = Path(header.image_path).name if header.image_path else "no painting"
-    note = (f"critic chat conversation {header.conversation_id} (`critic chat --resume {header.conversation_id}`)"
-            if header.conversation_id is not None else "critic chat")
+    number = conversation.id
+    note = f"critic chat conversation {number} (`critic chat --resume {number}`)" if number is not None else "critic chat"
     return conversation_report(painting.image if painting else None, painting.facts if painting else None,
                                conversation.turns, model, header.settings, f"Conversation about {name}", note)

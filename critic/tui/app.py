@@ -26,18 +26,19 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
+from critic.core.errors import BadImage, CriticError
+from critic.core.images import load_image
+from critic.core.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES, perspective
+from critic.core.store import write_atomic
 from critic.engine.base import Settings, TurnRecord
-from critic.errors import BadImage, CriticError
 from critic.history import History, SavedConversation
-from critic.images import load_image
-from critic.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES, perspective
-from critic.store import write_atomic
 from critic.tui.conversation import Conversation, Painting
 from critic.tui.dialogs import PerspectiveScreen, SaveScreen
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.open_screen import OpenPaintingScreen
 from critic.tui.painting import PaintingPane
 from critic.tui.status import StatusBar
+from critic.tui.threads import to_ui
 from critic.tui.transcript import mark_flags
 
 EngineFactory = Callable[[], Any]
@@ -145,17 +146,7 @@ class ChatApp(App[int]):
         notice.update(text)
         notice.display = bool(text)
 
-    def _to_ui(self, callback: Callable, *args) -> bool:
-        """Run `callback` on the interface thread; False once the app has stopped."""
-        if not self.is_running:
-            return False
-        try:
-            self.call_from_thread(callback, *args)
-        except RuntimeError:
-            if self.is_running:
-                raise
-            return False
-        return True
+    _to_ui = to_ui
 
     # -- the model ------------------------------------------------------------------------------
 

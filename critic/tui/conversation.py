@@ -13,12 +13,12 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterator
 
+from critic.core.images import LoadedImage
 from critic.engine.base import Settings, TurnRecord
 from critic.facts.check import Flag, check_analysis
 from critic.facts.measure import Facts
-from critic.history import History, SavedConversation, SavedTurn
-from critic.images import LoadedImage
-from critic.tui.transcript import TranscriptHeader, to_markdown
+from critic.history import History, Provenance, SavedConversation, SavedTurn
+from critic.tui.transcript import to_markdown
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Conversation:
             return []
         return check_analysis(text, self.painting.facts)
 
-    def header(self) -> TranscriptHeader:
+    def header(self) -> Provenance:
         """What a saved transcript records about the painting, the model and the settings."""
         image = self.painting.image if self.painting else None
         if self.model is not None:
@@ -114,12 +114,12 @@ class Conversation:
             model = (self.saved.model, self.saved.quantization, self.saved.model_sha256)
         else:
             model = ("", "", "")
-        return TranscriptHeader(str(image.path.resolve()) if image else "", image.sha256 if image else "",
-                                *model, settings=self.settings.to_dict(), conversation_id=self.id)
+        return Provenance(str(image.path.resolve()) if image else "", image.sha256 if image else "",
+                          *model, settings=self.settings.to_dict())
 
     def markdown(self) -> str:
         """The conversation as a Markdown document."""
-        return to_markdown(self.header(), self.turns)
+        return to_markdown(self.header(), self.turns, conversation_id=self.id)
 
     def close(self) -> None:
         """Let the engine's context go to the next conversation."""

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from critic.perspectives import PERSPECTIVES
+from critic.core.perspectives import PERSPECTIVES
 
 
 class SaveScreen(ModalScreen[Path | None]):

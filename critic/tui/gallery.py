@@ -34,8 +34,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from critic.core.errors import CriticError
+from critic.core.perspectives import DEFAULT_QUESTION
 from critic.engine.base import Settings
-from critic.errors import CriticError
 from critic.facts.check import check_analysis
 from critic.facts.render import palette_strip, render_facts, render_flags
 from critic.gallery.batch import analyses_by_image, analyze_job, run_batch
@@ -43,9 +44,9 @@ from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.order import SORT_LABELS, SORTS, matcher, sort_entries
 from critic.history import History
-from critic.perspectives import DEFAULT_QUESTION
 from critic.tui.gallery_grid import ThumbnailGrid
 from critic.tui.painting import AutoImage
+from critic.tui.threads import to_ui
 
 BATCH_SECONDS = 0.1
 """The measuring worker hands loaded pictures to the interface at most this often."""
@@ -232,17 +233,7 @@ class GalleryApp(App[GalleryExit | None]):
     def notify_error(self, message: str) -> None:
         self.notify(message, severity="error", timeout=12)
 
-    def _to_ui(self, callback: Callable, *args) -> bool:
-        """Run `callback` on the interface thread; False once the app has stopped."""
-        if not self.is_running:
-            return False
-        try:
-            self.call_from_thread(callback, *args)
-        except RuntimeError:
-            if self.is_running:
-                raise
-            return False
-        return True
+    _to_ui = to_ui
 
     def _apply_view(self, keep: Entry | None = None) -> None:
         predicate = matcher(self.filter)

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label
 
-from critic.images import IMAGE_SUFFIXES
+from critic.core.images import IMAGE_SUFFIXES
 
 
 class ImageTree(DirectoryTree):

@@ -5,13 +5,13 @@ Plain functions over records, no Textual: the app, the tests and anything else c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 from critic.engine.base import TurnRecord
 from critic.facts.check import Flag
+from critic.history import Provenance
 
 PARTIAL_NOTE = "stopped before the end: partial answer"
 
@@ -25,24 +25,12 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-@dataclass
-class TranscriptHeader:
-    """What a saved conversation says about where its answers came from."""
-
-    image_path: str
-    image_sha256: str
-    model: str
-    quantization: str = ""
-    model_sha256: str = ""
-    settings: dict = field(default_factory=dict)
-    conversation_id: int | None = None
-
-
 def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.splitlines() or [""])
 
 
-def to_markdown(header: TranscriptHeader, turns: Sequence[TurnRecord], saved_at: datetime | None = None) -> str:
+def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id: int | None = None,
+                saved_at: datetime | None = None) -> str:
     """The whole conversation as a Markdown document."""
     saved_at = saved_at or datetime.now(timezone.utc)
     name = Path(header.image_path).name
@@ -58,8 +46,8 @@ def to_markdown(header: TranscriptHeader, turns: Sequence[TurnRecord], saved_at:
     if header.model_sha256:
         lines.append(f"- Model sha256: `{header.model_sha256}`")
     lines.append(f"- Settings: {settings}")
-    if header.conversation_id is not None:
-        lines.append(f"- Conversation: {header.conversation_id} (`critic chat --resume {header.conversation_id}`)")
+    if conversation_id is not None:
+        lines.append(f"- Conversation: {conversation_id} (`critic chat --resume {conversation_id}`)")
     lines += [f"- Saved: {saved_at.isoformat(timespec='seconds')}", ""]
     for number, turn in enumerate(turns, 1):
         lines += [f"## {number}. Question", "", _quote(turn.question), "", "### Answer", ""]

@@ -18,17 +18,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from critic.perspectives import PERSPECTIVES, perspective
-
-from annotate.answers import Answer
-from annotate.leakage import find_leaks
-from annotate.paintings import Painting
-from annotate.prompts import (
-    KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, MAX_PERSPECTIVES, Prompt, knowledge_prompt,
-    overall_prompt, perspective_prompt, picks_prompt,
+from critic.annotate.answer_store import Answer
+from critic.annotate.dispatch import Runner
+from critic.annotate.leakage import find_leaks
+from critic.annotate.paintings import Painting
+from critic.annotate.prompts import (
+    KNOWLEDGE,
+    MAX_PERSPECTIVES,
+    OVERALL,
+    PERSPECTIVE,
+    PICKS,
+    Prompt,
+    knowledge_prompt,
+    overall_prompt,
+    perspective_prompt,
+    picks_prompt,
 )
-from annotate.runner import Runner
-from annotate.validate import REASONS
+from critic.annotate.validate import REASONS
+from critic.core.perspectives import PERSPECTIVES, perspective
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from critic.errors import BadModelFile, ModelNotFound, UsageError, did_you_mean
-from critic.gguf_check import check_mmproj, check_pair
-from critic.images import file_sha256
-from critic.manifest import MANIFEST_NAME, Manifest, ModelFile
-from critic.paths import data_dir, models_dir
-from critic.prompt import LEGACY_KEY
+from critic.core.errors import BadModelFile, ModelNotFound, UsageError, did_you_mean
+from critic.core.gguf_check import check_mmproj, check_pair
+from critic.core.images import file_sha256
+from critic.core.manifest import MANIFEST_NAME, Manifest, ModelFile
+from critic.core.paths import data_dir, models_dir
+from critic.core.prompt import LEGACY_KEY
 
 INSTALL_HINT = (
     "no model installed: make one with `critic convert BASE --vision-tower VT --lora LORA --out DIR` "
@@ -64,7 +64,7 @@ def _settings() -> dict:
 
 
 def _save_settings(settings: dict) -> None:
-    from critic.store import write_atomic
+    from critic.core.store import write_atomic
 
     write_atomic(_settings_path(), json.dumps(settings, indent=2) + "\n")
 

@@ -34,7 +34,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from critic.paths import data_dir
+from critic.core.paths import cache_dir as paths_cache_dir
+from critic.core.paths import data_dir
 
 MAGIC = b"critic-prefix 1\n"
 DEFAULT_LIMIT_GB = 4.0
@@ -42,16 +43,8 @@ _SUFFIX = ".kv"
 
 
 def cache_dir() -> Path:
-    """Under `$CRITIC_HOME` when it is set (tests, portable installs), else the user cache directory."""
-    if os.environ.get("CRITIC_HOME"):
-        root = data_dir() / "cache"
-    else:
-        from platformdirs import user_cache_path
-
-        root = user_cache_path("critic", appauthor=False)
-    path = root / "prefix"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where this cache's files live (`critic.core.paths.cache_dir`)."""
+    return paths_cache_dir("prefix")
 
 
 def _limit_path() -> Path:
@@ -69,7 +62,7 @@ def limit_bytes() -> int:
 
 def set_limit(gigabytes: float) -> None:
     """Bound the cache to `gigabytes` (0 keeps nothing)."""
-    from critic.store import write_atomic
+    from critic.core.store import write_atomic
 
     write_atomic(_limit_path(), json.dumps({"gb": gigabytes}) + "\n")
 
@@ -122,7 +115,7 @@ class PrefixCache:
 
     def store(self, key: str, state, n_tokens: int) -> None:
         """Keep `state` (a bytes-like object) under `key` atomically, then evict the least recently used past the limit."""
-        from critic.store import atomic_path
+        from critic.core.store import atomic_path
 
         if not self.writable or len(state) > self.limit:
             return

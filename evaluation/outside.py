@@ -21,14 +21,14 @@ comparison silently scored on part of a file is worse than none.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from critic.errors import BadData
+from critic.core.errors import BadData
+from critic.core.images import file_sha256
+from critic.core.store import jsonl_objects
 from critic.evaluation.readers import AnalysisItem, QAItem, StyleItem
-from critic.images import file_sha256
 
 Item = AnalysisItem | QAItem | StyleItem
 
@@ -64,15 +64,10 @@ def read_answers(path: Path) -> list[OutsideAnswer]:
         raise BadData(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise BadData(f"{path}: not UTF-8 text") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise BadData(f"{path} line {n}: not JSON ({err.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise BadData(f'{path} line {n}: expected {{"image" or "id", "text": ANSWER}} with "text" a string')
+    expected = 'expected {"image" or "id", "text": ANSWER} with "text" a string'
+    for n, record in jsonl_objects(lines, path, expected):
+        if not isinstance(record.get("text"), str):
+            raise BadData(f"{path} line {n}: {expected}")
         key, image = record.get("id"), record.get("image")
         if key is None and not isinstance(image, str):
             raise BadData(f'{path} line {n}: no "id" or "image" to match it to a reference')

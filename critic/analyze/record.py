@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from critic import __version__
+from critic.core.images import LoadedImage
+from critic.core.prompt import Turn, prompt_text
 from critic.engine.base import ModelInfo, Settings, Timings
-from critic.images import LoadedImage
-from critic.prompt import prompt_text, Turn
 
 
 def request_key(image_sha256: str, question: str, model_sha: str, settings: Settings, ground: bool) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from critic.errors import BadModelFile, ModelMismatch
+from critic.core.errors import BadModelFile, ModelMismatch
 
 GGUF_MAGIC = b"GGUF"
 

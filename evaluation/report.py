@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from critic.errors import BadData
+from critic.core.errors import BadData
+from critic.core.store import write_atomic
 from critic.evaluation import paper
 from critic.evaluation.metrics import meteor_label
 from critic.evaluation.scoring import REPORT_KIND
-from critic.store import write_atomic
 
 
 def report_path(outputs: Path) -> Path:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from critic.analysis import AnalysisRecord, finish, new_record
+from critic.analyze.record import AnalysisRecord, finish, new_record
+from critic.core.errors import BadImage, ModelNotFound, UsageError
+from critic.core.images import iter_image_paths, load_image
+from critic.core.perspectives import compose_question, expand_aspects
+from critic.core.store import JsonlLog, output_lock
 from critic.engine.base import Settings
-from critic.errors import BadImage, ModelNotFound, UsageError
-from critic.images import iter_image_paths, load_image
-from critic.perspectives import compose_question, expand_aspects
-from critic.store import JsonlLog, output_lock
-
 
 _FORMAT_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".json": "json", ".jsonl": "json"}
 """With --out and no --format, the output's kind follows its extension (JSON lines otherwise)."""
@@ -56,7 +55,7 @@ class AnalyzeJob:
             raise UsageError("no images found in " + ", ".join(args.images))
         out = Path(args.out) if args.out else None
         fmt = args.format or (_FORMAT_BY_SUFFIX.get(out.suffix.lower(), "json") if out else "text")
-        from critic.parallel import check_parallel
+        from critic.core.parallel import check_parallel
 
         job = cls(paths, questions, settings, fmt, out,
                   args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache,
@@ -108,7 +107,7 @@ class AnalyzeJob:
 
     def _write_document(self, records: list[dict]) -> None:
         """Rebuild the Markdown or text document of an --out run from its records (atomically)."""
-        from critic.store import write_atomic
+        from critic.core.store import write_atomic
 
         order = {(str(path), question): n for n, (path, question) in
                  enumerate((p, q) for p in self.paths for q in self.questions)}
@@ -201,7 +200,7 @@ class AnalyzeJob:
         failed = skipped = total = 0
         progress = self._progress() if (log or len(self.paths) > 1) and not self.streaming else None
         task = progress.add_task("analysing", total=len(self.paths)) if progress else None
-        from critic.parallel import InFlight
+        from critic.core.parallel import InFlight
 
         def work(path: Path):
             yield from self._one(engine, path, done)
@@ -235,16 +234,7 @@ class AnalyzeJob:
         try:
             if progress:
                 progress.start()
-            try:
-                for finished in pool:
-                    if finished.error is not None:
-                        raise finished.error
-                    keep(finished.value)
-            except BaseException:
-                for finished in pool.stop():  # what finished before the stop is kept
-                    if finished.error is None:
-                        keep(finished.value)
-                raise
+            pool.each(keep)  # what finished before a stop is kept
         except KeyboardInterrupt:
             if log:
                 # the file is the truth: the Ctrl-C may have landed between a record's write and its count
@@ -267,10 +257,10 @@ class AnalyzeJob:
 
     def _progress(self):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True))
+        from critic.core.progress import counting_bar
+
+        return counting_bar(console=Console(stderr=True))
 
     def painting_records(self, engine, path: Path, done: set) -> Iterator[AnalysisRecord | None]:
         """The records `--out` gets for one painting (None for each already in `done`); `critic gallery`

@@ -19,6 +19,20 @@ def data_dir() -> Path:
     return root
 
 
+def cache_dir(kind: str) -> Path:
+    """The cache folder for one `kind` of cache: under `$CRITIC_HOME` when it is set (tests, portable
+    installs), else the user cache directory; created on first use."""
+    if os.environ.get("CRITIC_HOME"):
+        root = data_dir() / "cache"
+    else:
+        from platformdirs import user_cache_path
+
+        root = user_cache_path("critic", appauthor=False)
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def models_dir() -> Path:
     """The folder holding one sub-folder per installed model."""
     path = data_dir() / "models"

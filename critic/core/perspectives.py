@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from critic.errors import UsageError, did_you_mean
+from critic.core.errors import UsageError, did_you_mean
 
 DEFAULT_QUESTION = (
     "Please compose a coherent paragraph of formal analysis focusing on visual characteristics."

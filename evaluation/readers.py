@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from critic.errors import BadData
-from critic.images import IMAGE_SUFFIXES
-from critic.perspectives import DEFAULT_QUESTION
+from critic.core.errors import BadData
+from critic.core.images import IMAGE_SUFFIXES
+from critic.core.perspectives import DEFAULT_QUESTION
 
 ARTBENCH_STYLES: dict[str, str] = {
     "art_nouveau": "Art Nouveau",

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from critic.errors import BadModelFile
-from critic.prompt import PROMPT_FORMAT
+from critic.core.errors import BadModelFile
+from critic.core.prompt import PROMPT_FORMAT
 
 MANIFEST_NAME = "critic.json"
 SCHEMA = 1

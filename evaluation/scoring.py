@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from critic import __version__
-from critic.errors import BadData
+from critic.core.errors import BadData
+from critic.core.images import file_sha256
+from critic.core.store import read_jsonl
 from critic.evaluation import paper
-from critic.evaluation.answers import answer_contains, answer_matches, parse_choice
 from critic.evaluation.metrics import implementation, score_texts
+from critic.evaluation.normalise import answer_contains, answer_matches, parse_choice
 from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem
-from critic.images import file_sha256
-from critic.store import read_jsonl
 
 REPORT_KIND = "critic-eval-report"
 REPORT_FORMAT = 1
@@ -188,7 +188,7 @@ def score_answers(outputs: Path | Sequence[Path], records: Sequence[dict[str, An
             row.update(
                 accuracy=_accuracy(exact, n), correct=exact,
                 contains_accuracy=_accuracy(loose, n),
-                rule="normalised exact match (critic.evaluation.answers)",
+                rule="normalised exact match (critic.evaluation.normalise)",
             )
         else:
             names = list(ARTBENCH_STYLES.values())
@@ -211,7 +211,7 @@ def score_answers(outputs: Path | Sequence[Path], records: Sequence[dict[str, An
                 accuracy=_accuracy(correct, n), correct=correct, unparsed=unparsed,
                 per_style={k: _accuracy(c, t) for k, (c, t) in sorted(per_style.items())},
                 top_confusions=dict(confusion.most_common(5)),
-                rule="first style named in the answer (critic.evaluation.answers.parse_choice)",
+                rule="first style named in the answer (critic.evaluation.normalise.parse_choice)",
             )
         report["runs"].append(row)
     report["paper"] = {"source": paper.PAPER, "rows": paper.TABLE2}

@@ -30,7 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from critic.errors import UsageError, require
+from critic.core.errors import UsageError, require
 
 METEOR_VARIANTS = ("auto", "wordnet", "stem")
 METRIC_KEYS = ("bleu", "gleu", "meteor", "rouge_l")

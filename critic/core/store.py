@@ -18,7 +18,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
+
+from critic.core.errors import BadData
 
 log = logging.getLogger("critic")
 
@@ -112,7 +114,7 @@ def output_lock(out: Path, what: str) -> Iterator[None]:
     by the system when the process ends, however it ends. Where the platform has no
     `fcntl` (Windows), runs are not locked.
     """
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
 
     out = Path(out)
     lock = out / ".lock" if out.is_dir() else out.with_name(f".{out.name}.lock")
@@ -154,6 +156,21 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return records
+
+
+def jsonl_objects(lines: Iterable[str], source: object, each: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of JSONL input whose lines must be JSON
+    objects; BadData naming the first line that is not (`each` says what a line must be)."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise BadData(f"{source} line {number}: not JSON ({err.msg}): fix or remove that line") from None
+        if not isinstance(row, dict):
+            raise BadData(f"{source} line {number}: not a JSON object: {each}")
+        yield number, row
 
 
 class JsonlLog:

@@ -11,20 +11,20 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from critic.errors import BadData, UsageError
-from critic.perspectives import PERSPECTIVES
-from critic.store import output_lock
+from critic.annotate.answer_store import FILENAME, AnswerStore
+from critic.annotate.config import CONFIG_FILE, RunConfig
+from critic.annotate.dispatch import NoProgress, Progress, Runner, Tally
+from critic.annotate.export import per_artist, test_records, train_records, write_json
+from critic.annotate.paintings import IngestReport, Painting, ingest
+from critic.annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, STAGES
+from critic.annotate.providers import Providers
+from critic.annotate.split import split
+from critic.annotate.stages import PipelineResult, annotate
+from critic.annotate.validate import REASONS
+from critic.core.errors import BadData, UsageError
+from critic.core.perspectives import PERSPECTIVES
+from critic.core.store import output_lock
 
-from annotate.answers import FILENAME, AnswerStore
-from annotate.config import CONFIG_FILE, RunConfig
-from annotate.export import per_artist, test_records, train_records, write_json
-from annotate.paintings import IngestReport, Painting, ingest
-from annotate.pipeline import PipelineResult, annotate
-from annotate.prompts import KNOWLEDGE, OVERALL, PERSPECTIVE, PICKS, STAGES
-from annotate.providers import Providers
-from annotate.runner import NoProgress, Progress, Runner, Tally
-from annotate.split import split
-from annotate.validate import REASONS
 
 def _save_config(config: RunConfig, providers: Providers) -> None:
     absolute = replace(

@@ -42,7 +42,7 @@ class Done(Generic[T]):
 
 def check_parallel(parallel: int | None, server: str | None) -> int:
     """The requests to keep in flight: --parallel as given (checked), else 4 with a server, 1 without."""
-    from critic.errors import UsageError
+    from critic.core.errors import UsageError
 
     if parallel is None:
         return DEFAULT_PARALLEL if server else 1
@@ -106,6 +106,20 @@ class InFlight(Generic[T]):
                     self._results.put(Done(item, error=err))
         finally:
             self._results.put(_WORKER_EXIT)
+
+    def each(self, keep: Callable[[Any], None]) -> None:
+        """Hand every result to `keep` as it finishes. The first error is raised; on it, or on any
+        exception here (a Ctrl-C), the results that finished before the stop are kept as well."""
+        try:
+            for done in self:
+                if done.error is not None:
+                    raise done.error
+                keep(done.value)
+        except BaseException:
+            for done in self.stop():
+                if done.error is None:
+                    keep(done.value)
+            raise
 
     def stop(self) -> list[Done[T]]:
         """Hand out no more items; return the results that finished but were not taken yet."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from critic.errors import BadImage, did_you_mean
+from critic.core.errors import BadImage, did_you_mean
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 NEUTRAL_BACKGROUND = (128, 128, 128)

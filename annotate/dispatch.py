@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol
 
-from annotate.answers import Answer, AnswerStore, Key
-from annotate.client import Caller, Cancelled, RetryPolicy
-from annotate.prompts import PARSERS, TYPICAL_OUT, Prompt, estimate_in, prompt_sha
-from annotate.providers import Providers
-from annotate.validate import check
+from critic.annotate.answer_store import Answer, AnswerStore, Key
+from critic.annotate.client import Caller, Cancelled, RetryPolicy
+from critic.annotate.prompts import PARSERS, TYPICAL_OUT, Prompt, estimate_in, prompt_sha
+from critic.annotate.providers import Providers
+from critic.annotate.validate import check
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Each record carries the model, its settings, the timings and critic's version, s
 output file explains itself. A rerun with the same model and settings skips the items
 already answered (a kill -9 loses at most the items in flight); a bad image becomes an
 error record and the run goes on; error records are retried on the next run. Against a
-server, `parallel` requests are in flight at once (critic.parallel) and the records are
+server, `parallel` requests are in flight at once (critic.core.parallel) and the records are
 appended in the order the answers finish: the file is keyed by `id`, not ordered.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 from critic import __version__
+from critic.core.errors import BadImage, ContextOverflow
+from critic.core.parallel import InFlight
+from critic.core.perspectives import DEFAULT_QUESTION
+from critic.core.store import JsonlLog, output_lock
 from critic.engine import Answerer
-from critic.errors import BadImage, ContextOverflow
 from critic.evaluation.readers import ARTBENCH_STYLES, AnalysisItem, QAItem, StyleItem
-from critic.perspectives import DEFAULT_QUESTION
-from critic.parallel import InFlight
-from critic.store import JsonlLog, output_lock
 
 VQA_INSTRUCTION = "Answer the question using a single word or phrase."
 """LLaVA-1.5's short-answer instruction, appended to every AQUA and ArtQuest question."""
@@ -121,23 +121,11 @@ def done_ids(records: Iterable[dict[str, Any]], task: str, key: str) -> set[str]
 
 
 def _progress(console: Any, enabled: bool) -> Any:
-    """A rich progress bar with counts, elapsed and remaining time."""
-    from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
-    )
+    """A rich progress bar with counts, elapsed and remaining time, and a note."""
+    from critic.core.progress import counting_bar
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    )
+    return counting_bar("{task.description}", "{task.fields[note]}", console=console, disable=not enabled,
+                        transient=False)
 
 
 def run_tasks(
@@ -221,16 +209,7 @@ def _run_tasks(task: str, tasks: Sequence[Task], answerer: Answerer, out: Path, 
                 errors += 1
             bar.update(job, advance=1, note=f"{errors} error(s)" if errors else "")
 
-        try:
-            for done in pool:
-                if done.error is not None:
-                    raise done.error
-                keep(done.value)
-        except BaseException:
-            for done in pool.stop():  # answers that arrived before the stop are kept
-                if done.error is None:
-                    keep(done.value)
-            raise
+        pool.each(keep)  # answers that arrived before a stop are kept
     return RunSummary(
         task=task,
         out=str(out),
