@@ -104,7 +104,7 @@ async def test_what_is_scrolled_to_is_measured_next(tmp_path, monkeypatch):
     app = gallery(folder, cache=GatedCache())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("end")
-        first_on_screen = app.grid.first_visible()
+        first_on_screen = app.grid.first_visible
         assert first_on_screen > 20  # the last rows are on screen now
         gate.set()
         await measured(pilot, app)

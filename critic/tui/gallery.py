@@ -214,6 +214,7 @@ class GalleryApp(App[GalleryExit | None]):
         self.entries = scan(self.folder)
         self._apply_view()
         self.grid.focus()
+        self._grid = self.grid  # the worker's handle: no DOM query from another thread
         self._load_all()
 
     @property
@@ -294,9 +295,10 @@ class GalleryApp(App[GalleryExit | None]):
             self._to_ui(self._loaded, pending)
 
     def _next_to_load(self, submitted: set[int]) -> Entry | None:
-        """The next picture to measure: on screen first, then below it, then the rest (read from the worker)."""
-        grid = self.grid
-        shown, start = list(grid.entries), grid.first_visible()
+        """The next picture to measure: on screen first, then below it, then the rest (called by the worker,
+        so it reads only plain attributes the interface thread keeps)."""
+        grid = self._grid
+        shown, start = grid.entries, grid.first_visible
         for entry in chain(shown[start:], shown[:start], self.entries):
             if id(entry) not in submitted and not entry.loaded:
                 return entry

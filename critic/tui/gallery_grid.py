@@ -64,6 +64,7 @@ class ThumbnailGrid(ScrollView, can_focus=True):
         self.marked: list[Entry] = []
         self._tiles: dict[int, list[list[Segment]]] = {}  # id(entry) -> thumbnail rows, once loaded
         self._lines: dict[int, Strip] = {}  # drawn lines by their y in the whole grid, until something changes
+        self.first_visible = 0  # index of the first entry on screen
 
     # -- what is shown ----------------------------------------------------------------------------
 
@@ -98,9 +99,14 @@ class ThumbnailGrid(ScrollView, can_focus=True):
         if rows:
             self.refresh()
 
-    def first_visible(self) -> int:
-        """The index of the first entry on screen."""
-        return min(len(self.entries), self._visible_rows()[0] * self.columns)
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._note_first_visible()
+
+    def _note_first_visible(self) -> None:
+        # A plain attribute, kept on the interface thread, that the measuring worker may read:
+        # a widget's own geometry is not to be asked from another thread.
+        self.first_visible = min(len(self.entries), self._visible_rows()[0] * self.columns)
 
     def _visible_rows(self) -> tuple[int, int]:
         top = int(self.scroll_y) // TILE_HEIGHT
@@ -121,6 +127,7 @@ class ThumbnailGrid(ScrollView, can_focus=True):
         self.virtual_size = Size(self.columns * TILE_WIDTH, rows * TILE_HEIGHT)
         self.refresh()
         self._reveal()
+        self._note_first_visible()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout()
