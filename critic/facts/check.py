@@ -15,6 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from critic.facts.measure import Facts
+from critic.facts.palette import NEUTRAL_FAMILIES
 
 # A hue said to dominate ("dominated by blues", "a palette of reds", "the palette is red
 # throughout") is contradicted when it is neither among the largest families nor a substantial
@@ -228,7 +229,7 @@ def _colour_claims(sentence: str, facts: Facts) -> list[tuple[str, str]]:
             continue
         family = HUE_WORDS[word]
         core = coverage[family].core
-        neutral = family in ("black", "white", "grey")
+        neutral = family in NEUTRAL_FAMILIES
         accent = next((a for a in facts.accents if a.family == family), None)
         if core >= (FLAG_ABSENT_NEUTRAL_ABOVE if neutral else FLAG_ABSENT_HUE_ABOVE):
             claims.append(

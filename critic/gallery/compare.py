@@ -16,9 +16,7 @@ def _hue(facts: Facts) -> str:
 
 
 def _colourfulness(facts: Facts) -> str:
-    # The category's name is newer than M itself: shown where the facts carry it.
-    label = getattr(facts.colour, "colourfulness_label", "")
-    return f"{label} (M {facts.colour.colourfulness:.0f})" if label else f"M {facts.colour.colourfulness:.0f}"
+    return f"{facts.colour.colourfulness_label} (M {facts.colour.colourfulness:.0f})"
 
 
 def compare_rows(a: Facts, b: Facts) -> list[tuple[str, str, str]]:

@@ -21,6 +21,7 @@ from typing import Callable
 
 from critic.facts.colour import MIN_CHROMA_FOR_HUE
 from critic.facts.colour_names import FAMILIES
+from critic.facts.palette import NEUTRAL_FAMILIES
 from critic.facts.records import Facts
 from critic.gallery.catalog import Entry
 
@@ -44,8 +45,7 @@ def hue_angle(lab: tuple[float, float, float]) -> float:
 def dominant_hue(facts: Facts) -> tuple[str, float] | None:
     """(family, hue angle) of the largest palette colour that has a hue; None for a grey picture."""
     for swatch in facts.palette.swatches:
-        if math.hypot(swatch.lab[1], swatch.lab[2]) >= MIN_CHROMA_FOR_HUE and swatch.family not in (
-                "grey", "black", "white"):
+        if math.hypot(swatch.lab[1], swatch.lab[2]) >= MIN_CHROMA_FOR_HUE and swatch.family not in NEUTRAL_FAMILIES:
             return swatch.family, hue_angle(swatch.lab)
     return None
 
@@ -92,7 +92,7 @@ _NUMERIC = {"colourfulness", "lightness"}
 _WORDS = {
     "key": ("low", "middle", "high"),
     "temperature": ("warm", "cool", "balanced", "neutral"),
-    "hue": tuple(f for f in FAMILIES if f not in ("black", "white", "grey")),
+    "hue": tuple(f for f in FAMILIES if f not in NEUTRAL_FAMILIES),
 }
 
 

@@ -144,12 +144,11 @@ def _e(text: object) -> str:
 
 def _measures(facts: Facts) -> str:
     value, colour, comp = facts.value, facts.colour, facts.composition
-    label = getattr(colour, "colourfulness_label", "")  # newer facts name M's category
     rows = [
         ("value", f"{value.key} key · mean L* {value.mean:.0f} · contrast {value.contrast:.0f} "
                   f"({value.contrast_level})" + (" · two-sided" if value.two_sided else "")),
         ("colour", f"{colour.temperature} (balance {colour.temperature_balance:+.2f}) · colourfulness "
-                   f"{colour.colourfulness:.0f}" + (f" ({label})" if label else "")
+                   f"{colour.colourfulness:.0f} ({colour.colourfulness_label})"
                    + f" · C* p90 {colour.vivid_chroma:.0f}"),
         ("weight", f"{comp.weight_position} (x {comp.weight_centre[0]:.2f}, y {comp.weight_centre[1]:.2f}); "
                    f"nearest the {comp.nearest_anchor}"),
