@@ -187,7 +187,7 @@ class AnalyzeJob:
             return
         if measured_only:
             console.print(Rule(f"{image.path.name} — measured, no model installed"))
-        console.print(render_facts(facts))
+        console.print(render_facts(facts, colour=console.color_system is not None))
 
     # -- with a model -------------------------------------------------------------------
 

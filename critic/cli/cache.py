@@ -37,6 +37,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"cache bound set to {args.gigabytes:g} GB" + (f"; removed {removed} entries" if removed else ""))
         return 0
     entries = cache.entries()
-    print(f"{cache.folder}: {len(entries)} painting prefix(es), {cache.size() / 1e9:.2f} GB of "
+    print(f"{cache.folder}: {len(entries)} painting prefix(es), {amount(cache.size())} of "
           f"{cache.limit / (1 << 30):g} GB")
     return 0
+
+
+def amount(size: int) -> str:
+    """Bytes in the largest unit that leaves at least 1 (B, KB, MB, GB), counted in 1024s as the bound is."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.2f} GB"

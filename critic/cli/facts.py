@@ -60,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
             record = {"path": str(path), **facts.to_dict(), "paragraph": facts_paragraph(facts)}
             print(json.dumps(record, ensure_ascii=False), flush=True)
         else:
-            console.print(render_facts(facts, title=str(path)))
+            console.print(render_facts(facts, title=str(path), colour=console.color_system is not None))
     return failed.exit_code if failed else 0

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {'prompt':<15}{m.prompt_format}, tokenizer legacy {str(m.tokenizer_legacy).lower()}")
         for key, value in m.source.items():
             if value:
-                print(f"  {'source ' + key:<15}{value}")
+                print(f"  {'source ' + key:<14} {value}")  # at least one space after a long key
         return 0
     if verb == "rm":
         registry.remove(args.name)

@@ -103,11 +103,16 @@ def _measures_table(facts: Facts) -> Table:
     return table
 
 
-def render_facts(facts: Facts, title: str | None = None) -> RenderableType:
-    """Swatches, value histogram, the other measures and the labelled paragraph."""
+def render_facts(facts: Facts, title: str | None = None, colour: bool = True) -> RenderableType:
+    """Swatches, value histogram, the other measures and the labelled paragraph.
+
+    `colour` False (output without colour, such as a pipe) leaves out the palette strip, which
+    is drawn in background colour alone and would be a blank line; the swatch table names each
+    colour with its hex value.
+    """
+    strip = [palette_strip(facts), Text("")] if colour else []
     body = Group(
-        palette_strip(facts),
-        Text(""),
+        *strip,
         _swatch_table(facts),
         Text(""),
         _measures_table(facts),
