@@ -71,6 +71,18 @@ class BadData(CriticError):
     exit_code = 9
 
 
+class HubError(CriticError):
+    """A model hub refused or could not be reached (repository, revision or file missing, offline, no access)."""
+
+    exit_code = 11
+
+
+class NotEnoughSpace(CriticError):
+    """A download or build would not fit on the disk: refused before the first byte."""
+
+    exit_code = 12
+
+
 class MissingExtra(CriticError):
     """A subcommand needs packages from an extra that is not installed."""
 
