@@ -62,6 +62,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration("turn-seeds", "ALTER TABLE turns ADD COLUMN seed INTEGER;"),
+    Migration("turn-temperatures", "ALTER TABLE turns ADD COLUMN temperature REAL;"),
 )
 
 
@@ -74,6 +75,7 @@ class SavedTurn:
     partial: bool = False
     timings: dict = field(default_factory=dict)
     seed: int | None = None
+    temperature: float | None = None  # when not the conversation's (a regenerated answer sampled anew)
 
 
 @dataclass
@@ -194,10 +196,10 @@ class History:
                 else:
                     position = 0 if last is None else last + 1
                 db.execute(
-                    "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created, seed) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created, seed, "
+                    "temperature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, position, turn.question, turn.answer, int(turn.partial),
-                     json.dumps(turn.timings), now, turn.seed),
+                     json.dumps(turn.timings), now, turn.seed, turn.temperature),
                 )
                 db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
                 db.execute("COMMIT")
@@ -214,7 +216,8 @@ class History:
             if row is None:
                 raise UsageError(f"no saved conversation {conversation_id}: see `critic chat --history`")
             turns = [
-                SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]), t["seed"])
+                SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]), t["seed"],
+                          t["temperature"])
                 for t in db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY position",
                                     (conversation_id,))
             ]

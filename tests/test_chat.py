@@ -21,7 +21,8 @@ from critic.core.prompt import Turn, layout_tokens
 from critic.engine import open_engine, registry
 from critic.engine.base import Settings, TurnRecord
 from critic.history import History, SavedTurn
-from critic.tui.app import ChatApp
+from critic.tui.app import SAMPLE_TEMPERATURE, ChatApp
+from critic.tui.dialogs import RegenerateScreen
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.open_screen import OpenPaintingScreen
 from critic.tui.painting import PaintingPane
@@ -110,8 +111,10 @@ async def test_ask_stream_stop_follow_up_regenerate_copy_and_save(installed_mode
         assert f"context {used}/{size}" in app.status.render() and "tok/s" in app.status.render()
         assert answer_text(app) == printable(second.answer)
 
-        # Regenerate replaces the last answer (greedy: the same text), still without re-encoding.
+        # Regenerate replaces the last answer (greedy, as chosen: the same text), still without re-encoding.
         await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegenerateScreen), "greedy: sample, or the same")
+        await pilot.press("a")
         await wait_until(pilot, lambda: not app.answering and app.conversation.turns[-1] is not second, "regeneration")
         again = app.conversation.turns[-1]
         assert (again.question, again.answer) == (second.question, second.answer)
@@ -138,6 +141,16 @@ async def test_ask_stream_stop_follow_up_regenerate_copy_and_save(installed_mode
                          "max_tokens 48", "temperature 0.0", DEFAULT_QUESTION, "And the colour?", PARTIAL_NOTE,
                          f"critic chat --resume {app.conversation.id}"):
             assert expected in text
+
+        # Or sampled anew, this answer only, with its temperature and drawn seed recorded.
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegenerateScreen), "greedy: sample, or the same")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not app.answering and app.conversation.turns[-1] is not again, "the sample")
+        sampled = app.conversation.turns[-1]
+        assert sampled.temperature == SAMPLE_TEMPERATURE and sampled.seed is not None and not sampled.partial
+        last = History().get(app.conversation.id).turns[-1]
+        assert (last.answer, last.temperature, last.seed) == (sampled.answer, SAMPLE_TEMPERATURE, sampled.seed)
         await pilot.press("ctrl+q")
     assert app.return_code == 0 and engines[0].inner.llama is None  # the model was released
 

@@ -20,7 +20,7 @@ from critic.engine.base import Settings, Timings, TurnRecord
 from critic.facts.check import Flag
 from critic.history import History, Provenance
 from critic.tui.app import ChatApp
-from critic.tui.dialogs import PerspectiveScreen
+from critic.tui.dialogs import PerspectiveScreen, RegenerateScreen
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.status import status_text
 from critic.tui.transcript import PARTIAL_NOTE, mark_flags, printable, to_markdown
@@ -265,6 +265,8 @@ async def test_regenerate_after_a_failed_question_redoes_the_last_answered_turn(
         app.conversation.session.ask = real_ask
 
         await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegenerateScreen), "greedy: sample, or the same")
+        await pilot.press("a")
         await answered(pilot, app, 1)
         await wait_until(pilot, lambda: app.chat.query(AnswerItem).last().finished, "the new answer shown")
         assert [q.question for q in app.chat.query(QuestionItem)] == [DEFAULT_QUESTION]

@@ -114,6 +114,9 @@ class TurnRecord:
     timings: Timings = field(default_factory=Timings)
     seed: int | None = None
     """The sampling seed this answer was drawn with (reproduces it with `--seed`)."""
+    temperature: float | None = None
+    """The temperature this answer was drawn at, when not the conversation's own (a regenerated answer
+    sampled where the conversation is greedy); None: the conversation's settings."""
 
 
 class Session(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -33,18 +34,22 @@ from critic.core.store import write_atomic
 from critic.engine.base import Settings, TurnRecord
 from critic.history import History, SavedConversation
 from critic.tui.conversation import Conversation, Painting
-from critic.tui.dialogs import PerspectiveScreen, SaveScreen
+from critic.tui.dialogs import PerspectiveScreen, RegenerateScreen, SaveScreen
 from critic.tui.messages import AnswerItem, QuestionItem
 from critic.tui.open_screen import OpenPaintingScreen
 from critic.tui.painting import PaintingPane
 from critic.tui.status import StatusBar
 from critic.tui.threads import to_ui
-from critic.tui.transcript import mark_flags
+from critic.tui.transcript import mark_flags, sampled_note
 
 EngineFactory = Callable[[], Any]
 """Loads the model; returns an engine (`critic.engine.base.Engine`) or raises a CriticError."""
 
 MeasureFunction = Callable[[Any], Any]
+
+SAMPLE_TEMPERATURE = 0.8
+"""The temperature ctrl+r offers when the chat is greedy (temperature 0), where asking again would write the
+same answer: llama.cpp's own default for sampling."""
 
 
 def default_measure(image):
@@ -225,7 +230,7 @@ class ChatApp(App[int]):
         self._set_notice(self.engine_error or "")
         if saved is not None:
             for turn in self.conversation.turns:
-                marked, notes = mark_flags(turn.answer, self.conversation.flags(turn.answer))
+                marked, notes = self._marked(turn)
                 await chat.mount(QuestionItem(turn.question),
                                  AnswerItem(saved.model, marked, turn.partial, notes, record=turn))
             chat.scroll_end(animate=False)
@@ -253,8 +258,16 @@ class ChatApp(App[int]):
         if question and await self.ask(question):
             event.input.clear()
 
-    async def ask(self, question: str, regenerate: bool = False) -> bool:
-        """Send `question` about the open painting; False (with a notification) when it cannot be asked now."""
+    def _marked(self, turn: TurnRecord) -> tuple[str, list[str]]:
+        """A turn's answer with its contradicted sentences marked, and the notes under it."""
+        marked, notes = mark_flags(turn.answer, self.conversation.flags(turn.answer))
+        note = sampled_note(turn, self.conversation.settings.to_dict())
+        return marked, notes + [note] if note and turn.temperature is not None else notes
+
+    async def ask(self, question: str, regenerate: bool = False, settings: Settings | None = None) -> bool:
+        """Send `question` about the open painting; False (with a notification) when it cannot be asked now.
+
+        `settings` answer this question only (a regenerated answer sampled in a greedy chat)."""
         conversation = self.conversation
         if conversation is None or conversation.painting is None:
             self.notify_error("no painting is open: ctrl+o opens one")
@@ -280,11 +293,12 @@ class ChatApp(App[int]):
         item = AnswerItem(self.engine.info.name)
         await chat.mount(item)
         chat.scroll_end(animate=False)
-        self._answer(conversation, question, item, regenerate)
+        self._answer(conversation, question, item, regenerate, settings)
         return True
 
     @work(thread=True, exclusive=True, group="answer")
-    def _answer(self, conversation: Conversation, question: str, item: AnswerItem, regenerate: bool) -> None:
+    def _answer(self, conversation: Conversation, question: str, item: AnswerItem, regenerate: bool,
+                settings: Settings | None = None) -> None:
         worker = get_current_worker()
         with self.engine_lock:
             if worker.is_cancelled or self.engine is None:
@@ -293,7 +307,7 @@ class ChatApp(App[int]):
             while self._retired:
                 self._retired.pop().close()
             try:
-                pieces = conversation.stream(self.engine, question, regenerate)
+                pieces = conversation.stream(self.engine, question, regenerate, settings)
                 try:
                     for piece in pieces:
                         if worker.is_cancelled or not self._to_ui(item.write, piece):
@@ -321,7 +335,7 @@ class ChatApp(App[int]):
                 if record is None:
                     await item.finish("", error=error)
                 else:
-                    marked, notes = mark_flags(record.answer, conversation.flags(record.answer))
+                    marked, notes = self._marked(record)
                     await item.finish(marked, record.partial, notes, record=record)
                 self.chat.scroll_end(animate=False)
         finally:
@@ -350,12 +364,27 @@ class ChatApp(App[int]):
         self.notify("brief answers: on" if self.brief else "brief answers: off", timeout=3)
 
     async def action_regenerate(self) -> None:
-        """Ask the last question again, in place of its answer."""
+        """Ask the last question again, in place of its answer.
+
+        At temperature 0 that writes the same answer again, so the user is told and offered a
+        sampled one instead (at SAMPLE_TEMPERATURE, for this answer only, recorded with it)."""
         conversation = self.conversation
         if conversation is None or not conversation.turns:
             self.notify("nothing to regenerate yet", severity="warning")
             return
-        await self.ask(conversation.turns[-1].question, regenerate=True)
+        question = conversation.turns[-1].question
+        if self.settings.temperature > 0:
+            await self.ask(question, regenerate=True)
+            return
+
+        async def chosen(choice: str | None) -> None:
+            if choice == "sample":
+                await self.ask(question, regenerate=True,
+                               settings=replace(self.settings, temperature=SAMPLE_TEMPERATURE, seed=None))
+            elif choice == "again":
+                await self.ask(question, regenerate=True)
+
+        self.push_screen(RegenerateScreen(SAMPLE_TEMPERATURE), chosen)
 
     def action_stop(self) -> None:
         """Stop the answer being written; what was written is kept and marked."""

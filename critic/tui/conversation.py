@@ -39,7 +39,8 @@ class Conversation:
         self.history = history
         self.id: int | None = saved.id if saved else None
         earlier = saved.turns if saved else []
-        self.turns: list[TurnRecord] = [TurnRecord(t.question, t.answer, t.partial, seed=t.seed) for t in earlier]
+        self.turns: list[TurnRecord] = [TurnRecord(t.question, t.answer, t.partial, seed=t.seed,
+                                                   temperature=t.temperature) for t in earlier]
         self.saved = saved
         self.session = None
         self.model = None  # ModelInfo of the engine that answered here
@@ -64,18 +65,22 @@ class Conversation:
             if self.turns:
                 self.session.restore(self.turns)
 
-    def stream(self, engine, question: str, regenerate: bool = False) -> Iterator[str]:
+    def stream(self, engine, question: str, regenerate: bool = False,
+               settings: Settings | None = None) -> Iterator[str]:
         """Answer `question` piece by piece; closing the iterator stops and keeps the partial answer.
 
-        With `regenerate`, the last turn is forgotten first and its answer replaced.
+        With `regenerate`, the last turn is forgotten first and its answer replaced. `settings`
+        other than the conversation's (a regenerated answer sampled where the conversation is
+        greedy) answer this question only, and the turn records their temperature.
         """
+        settings = settings or self.settings
         self._open(engine)
         session = self.session
         if regenerate and self.turns:
             session.rewind()
             self.turns.pop()
         seen_notices, seen_turns = len(session.notices), len(session.turns)
-        pieces = session.ask(question, self.settings)
+        pieces = session.ask(question, settings)
         try:
             yield from pieces
         finally:
@@ -83,6 +88,8 @@ class Conversation:
             self.notices = list(session.notices[seen_notices:])
             if len(session.turns) > seen_turns:
                 record = session.turns[-1]
+                if settings.temperature != self.settings.temperature:
+                    record.temperature = settings.temperature
                 self.turns.append(record)
                 self._save(record, replace_last=regenerate)
 
@@ -95,7 +102,8 @@ class Conversation:
                 self.id = self.history.create(self.painting.image.path.resolve(), self.painting.image.sha256,
                                               info.name, info.quantization, info.sha256, self.settings.to_dict())
             self.history.add_turn(self.id, SavedTurn(record.question, record.answer, record.partial,
-                                                     record.timings.to_dict(), record.seed), replace_last=replace_last)
+                                                     record.timings.to_dict(), record.seed, record.temperature),
+                                  replace_last=replace_last)
         except (sqlite3.Error, OSError) as err:
             self.notices.append(f"this answer was not saved to the history ({err}); ctrl+s saves the conversation")
 

@@ -54,10 +54,24 @@ def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id
         lines.append(printable(turn.answer).strip() or "*(no text)*")
         if turn.partial:
             lines += ["", f"*({PARTIAL_NOTE})*"]
-        if header.settings.get("temperature", 0) > 0 and turn.seed is not None:
-            lines += ["", f"*(sampled with seed {turn.seed}: `--seed {turn.seed}` draws it again)*"]
+        note = sampled_note(turn, header.settings)
+        if note:
+            lines += ["", f"*({note})*"]
         lines.append("")
     return "\n".join(lines)
+
+
+def sampled_note(turn: TurnRecord, settings: dict) -> str | None:
+    """How a sampled answer can be drawn again (None for a greedy one); names the temperature when it was
+    not the conversation's own."""
+    if turn.temperature is not None and turn.temperature > 0:
+        note = f"sampled at temperature {turn.temperature:g}, in place of the greedy answer"
+        if turn.seed is None:
+            return note
+        return f"{note}, with seed {turn.seed}: `--temperature {turn.temperature:g} --seed {turn.seed}` draws it again"
+    if turn.temperature is None and turn.seed is not None and settings.get("temperature", 0) > 0:
+        return f"sampled with seed {turn.seed}: `--seed {turn.seed}` draws it again"
+    return None
 
 
 def mark_flags(text: str, flags: Sequence[Flag]) -> tuple[str, list[str]]:
