@@ -88,7 +88,7 @@ STYLE = """
 :root { color-scheme: light; --ink: #1d1d1f; --muted: #6b6b70; --line: #dcdcdf; --flag: #fff1b8; }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 1180px; padding: 24px; font: 15px/1.5 Georgia, 'DejaVu Serif', serif;
-       color: var(--ink); background: #fbfaf7; }
+       color: var(--ink); background: #fbfaf7; overflow-wrap: anywhere; }
 header.report { border-bottom: 2px solid var(--ink); margin-bottom: 24px; }
 h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 22px; margin: 0 0 4px; }
@@ -118,6 +118,7 @@ ul.swatches li { display: grid; grid-template-columns: 22px 1fr auto 44px; gap: 
                  font: 14px/1.9 system-ui, sans-serif; }
 .chip { width: 18px; height: 18px; border-radius: 3px; border: 1px solid rgba(0,0,0,.2); }
 .share { text-align: right; font-variant-numeric: tabular-nums; }
+.histogram { max-width: 100%; height: auto; }
 .histogram .plate { fill: #efeeea; }
 .histogram text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 dl.measures { display: grid; grid-template-columns: auto 1fr; gap: 2px 12px; margin: 0;
