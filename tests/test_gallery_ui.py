@@ -169,6 +169,40 @@ async def test_the_latest_chat_about_a_painting_is_shown_beside_it(art):
         assert "Contradicted by the measurements" in text  # a pale, blue-less picture
 
 
+def analysis_record(path: Path, analysis: str, results: str = "", created: float = 1.0, model: str = "gallerygpt",
+                    question: str | None = None) -> dict:
+    """A finished `critic analyze --out` record of the picture at `path`."""
+    from critic.core.images import file_sha256
+    from critic.core.perspectives import DEFAULT_QUESTION
+
+    return {"key": f"{path.name}-{model}-{created}", "status": "ok", "analysis": analysis,
+            "image": {"path": str(path), "sha256": file_sha256(path), "width": 240, "height": 160, "format": "PNG"},
+            "question": question or DEFAULT_QUESTION, "prompt": "", "settings": {}, "created": created,
+            "model": {"name": model, "quantization": "Q4_K_M", "sha256": model * 4}}
+
+
+async def test_a_long_analysis_can_be_scrolled_to_at_45_rows(art):
+    import json
+
+    long = " ".join(f"Sentence {n} follows the blue field to the warm disc above the dark band." for n in range(40))
+    (art / "results.jsonl").write_text(json.dumps(analysis_record(art / "painting_0.png", long + " The end.")) + "\n")
+    app = gallery(art)
+    async with app.run_test(size=(120, 45)) as pilot:
+        await measured(pilot, app)
+        detail, analysis = app.query_one("#detail"), app.query_one("#detail-analysis")
+        assert analysis.region.y >= detail.region.bottom  # below the facts, out of sight
+        await pilot.press("v")
+        await pilot.pause()
+        assert detail.scroll_y > 0 and detail.region.y <= analysis.region.y < detail.region.bottom
+        assert app.focused is app.grid  # the arrows still move through the paintings
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert detail.scroll_y == detail.max_scroll_y  # down to "The end."
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        assert detail.scroll_y == 0
+
+
 async def test_compare_two_paintings_side_by_side(art):
     app = gallery(art)
     async with app.run_test(size=SIZE) as pilot:

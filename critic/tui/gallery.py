@@ -163,6 +163,9 @@ class GalleryApp(App[GalleryExit | None]):
         Binding("slash", "filter", "Filter"),
         Binding("m", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
+        Binding("v", "view_analysis", "Analysis"),
+        Binding("right_square_bracket", "scroll_detail(1)", "Scroll", show=False),
+        Binding("left_square_bracket", "scroll_detail(-1)", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -335,6 +338,21 @@ class GalleryApp(App[GalleryExit | None]):
             analysis.update("a analyses this painting, A every one shown that is not analysed yet"
                             if entry and entry.facts else "")
         self.query_one("#detail-chat", Static).update(self._chat_about(entry) or "")
+
+    def action_view_analysis(self) -> None:
+        """Scroll the detail pane to the selected painting's analysis (below its facts, often off screen)."""
+        entry = self.grid.selected
+        if entry is None or not (entry.analyses or self._chat_about(entry)):
+            self.notify("no analysis of this painting yet: a analyses it", severity="warning", timeout=4)
+            return
+        target = "#detail-analysis" if entry.analyses else "#detail-chat"
+        self.query_one("#detail", VerticalScroll).scroll_to_widget(self.query_one(target), animate=False, top=True)
+
+    def action_scroll_detail(self, pages: int) -> None:
+        """Scroll the detail pane (facts, analysis, chat) a page down or up, whatever has the focus."""
+        detail = self.query_one("#detail", VerticalScroll)
+        detail.scroll_to(y=detail.scroll_y + pages * max(1, detail.scrollable_content_region.height - 2),
+                         animate=False)
 
     def _chat_about(self, entry: Entry | None):
         """The latest chat answer about `entry`'s painting (found by sha256), if the history has one."""
