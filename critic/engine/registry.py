@@ -5,6 +5,11 @@ Hashing a 4 GB file takes seconds, so the verified (size, mtime, sha256) of each
 remembered in ``.verified.json``; a file whose size or mtime changed is hashed again.
 The registry returns folders and model info only; critic.engine.open_engine builds an engine
 from a verified folder.
+
+An installed model shares no file with where it came from: files are copied (or, for a folder
+critic downloaded or built itself, moved), never hard-linked, so damaging the source cannot damage
+the install. Installing records each file's size and mtime beside its sha256, so `file_problems`
+(what `critic models list` shows) finds a file truncated or changed since without hashing it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from critic.core.errors import BadModelFile, ModelNotFound, UsageError, did_you_mean
-from critic.core.gguf_check import check_mmproj, check_pair
+from critic.core.gguf_check import check_mmproj, check_pair, read_header
 from critic.core.images import file_sha256
 from critic.core.manifest import MANIFEST_NAME, Manifest, ModelFile
 from critic.core.paths import data_dir, models_dir
@@ -79,10 +84,7 @@ def _slug(name: str) -> str:
 def verify_files(folder: Path, manifest: Manifest) -> None:
     """Check both files exist, match the manifest's sha256, and form a valid pair."""
     cache_path = folder / _VERIFIED
-    try:
-        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    except json.JSONDecodeError:
-        cache = {}
+    cache = _verified_cache(folder)
     changed = False
     for entry in manifest.files:
         path = folder / entry.path
@@ -108,16 +110,68 @@ def verify_files(folder: Path, manifest: Manifest) -> None:
             pass
 
 
-def _place(source: Path, target: Path) -> None:
-    """Hard-link when the data dir is on the same disk, else copy."""
+def remember_hashes(folder: Path, sha256: dict[str, str]) -> None:
+    """Record sha256 digests already computed for files in `folder` (as a download checked them), so
+    `verify_files` does not read them again while their size and mtime stay the same."""
+    cache = _verified_cache(folder)
+    for path, digest in sha256.items():
+        stat = (folder / path).stat()
+        cache[path] = {"key": f"{stat.st_size}:{stat.st_mtime_ns}", "sha256": digest}
+    (folder / _VERIFIED).write_text(json.dumps(cache))
+
+
+def _place(source: Path, target: Path, move: bool) -> None:
+    """Move `source` to `target` (same disk: a rename), or copy it; never a hard link.
+
+    shutil.copy2 uses the system's in-kernel copy where Python has one (sendfile on Linux,
+    fcopyfile on macOS) and keeps the mtime.
+    """
+    if move:
+        try:
+            os.replace(source, target)
+            return
+        except OSError:  # another disk: copy, then remove the source below
+            pass
+    shutil.copy2(source, target)
+    if move:
+        source.unlink()
+
+
+def file_problems(model: InstalledModel) -> list[str]:
+    """What is wrong with an installed model's files, read from sizes and mtimes (fast; no hashing).
+
+    A file is fine while its size is the manifest's and its (size, mtime) is the one recorded
+    when it was installed or last verified against its sha256.
+    """
+    cache = _verified_cache(model.folder)
+    problems = []
+    for entry in model.manifest.files:
+        path = model.folder / entry.path
+        try:
+            stat = path.stat()
+        except OSError:
+            problems.append(f"{entry.path} is missing")
+            continue
+        if stat.st_size != entry.size:
+            how = "truncated" if stat.st_size < entry.size else "grown"
+            problems.append(f"{entry.path} is {stat.st_size} bytes, {entry.size} when installed ({how})")
+        elif cache.get(entry.path, {}).get("key") != f"{stat.st_size}:{stat.st_mtime_ns}" \
+                or cache[entry.path].get("sha256") != entry.sha256:
+            problems.append(f"{entry.path} was changed since it was installed")
+    return problems
+
+
+def _verified_cache(folder: Path) -> dict:
     try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+        cache = json.loads((folder / _VERIFIED).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return cache if isinstance(cache, dict) and all(isinstance(v, dict) for v in cache.values()) else {}
 
 
-def add_folder(folder: str | Path, name: str | None = None, force: bool = False) -> InstalledModel:
-    """Register a folder made by `critic convert`."""
+def add_folder(folder: str | Path, name: str | None = None, force: bool = False,
+               move: bool = False) -> InstalledModel:
+    """Register a folder made by `critic convert` (its files copied, or with `move` moved, into the registry)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BadModelFile(f"{folder}: no such folder; give a folder made by `critic convert`")
@@ -125,7 +179,7 @@ def add_folder(folder: str | Path, name: str | None = None, force: bool = False)
     verify_files(folder, manifest)
     if name:
         manifest.name = name
-    return _install(manifest, folder, force)
+    return _install(manifest, folder, force, move=move)
 
 
 def _quantization(header) -> str:
@@ -137,40 +191,63 @@ def _quantization(header) -> str:
         return "unknown"
 
 
-def add_files(llm: str | Path, mmproj: str | Path, name: str, force: bool = False) -> InstalledModel:
-    """Register a pair of GGUF files (made elsewhere) under `name`."""
+def add_files(llm: str | Path, mmproj: str | Path, name: str, force: bool = False,
+              patch0: str | Path | None = None, move: bool = False,
+              source: dict | None = None) -> InstalledModel:
+    """Register GGUF files made elsewhere under `name`: an LLM and its mmproj, and for the ``exact``
+    layout `critic convert` writes, the patch-0 mmproj beside the (rotated) main one."""
     llm, mmproj = Path(llm), Path(mmproj)
+    patch0 = Path(patch0) if patch0 else None
     llm_header, mm_header = check_pair(llm, mmproj)
     fields = mm_header.fields
+    layout = str(fields.get("critic.class_token_layout", "stock"))
+    if layout == "patch0":
+        raise UsageError(f"{mmproj} is the patch-0 mmproj of an exact conversion: give it with --patch0 "
+                         "and the other mmproj (…mmproj-F16.gguf) with --mmproj")
+    patch0_entry = None
+    if patch0 is not None:
+        from critic.engine.llama import LlamaEngine
+
+        LlamaEngine._check_patch0(mm_header, check_mmproj(patch0))  # the engine's own test of the pair
+        patch0_entry = ModelFile(patch0.name, file_sha256(patch0), patch0.stat().st_size,
+                                 _quantization(read_header(patch0)))
+        layout = "exact"
     manifest = Manifest(
         name=name,
         llm=ModelFile(llm.name, file_sha256(llm), llm.stat().st_size, _quantization(llm_header)),
         mmproj=ModelFile(mmproj.name, file_sha256(mmproj), mmproj.stat().st_size, _quantization(mm_header)),
+        patch0=patch0_entry,
         image={"size": fields["clip.vision.image_size"], "patch": fields["clip.vision.patch_size"],
                "mean": fields["clip.vision.image_mean"], "std": fields["clip.vision.image_std"],
                "preprocess": str(fields.get("critic.preprocess", "pad"))},
-        source={"llm": str(llm.resolve()), "mmproj": str(mmproj.resolve())},
-        class_token_layout=str(fields.get("critic.class_token_layout", "stock")),
+        source=source or {"llm": str(llm.resolve()), "mmproj": str(mmproj.resolve()),
+                          **({"patch0": str(patch0.resolve())} if patch0 else {})},
+        class_token_layout=layout,
         tokenizer_legacy=bool(llm_header.fields.get(LEGACY_KEY, False)),
     )
-    if llm.name == mmproj.name:
-        raise UsageError("the LLM and the mmproj have the same file name; rename one")
-    return _install(manifest, None, force, sources=(llm, mmproj))
+    names = [f.path for f in manifest.files]
+    if len(set(names)) != len(names):
+        raise UsageError("two of the files have the same name; rename one")
+    return _install(manifest, None, force, sources=[llm, mmproj] + ([patch0] if patch0 else []), move=move)
 
 
 def _install(manifest: Manifest, folder: Path | None, force: bool,
-             sources: tuple[Path, Path] | None = None) -> InstalledModel:
+             sources: list[Path] | None = None, move: bool = False) -> InstalledModel:
     target = models_dir() / _slug(manifest.name)
-    if target.exists():
-        if not force:
-            raise UsageError(f"a model named '{manifest.name}' is installed: add --force to replace it, or --name")
-        shutil.rmtree(target)
+    if target.exists() and not force:
+        raise UsageError(f"a model named '{manifest.name}' is installed: add --force to replace it, or --name")
     staging = target.with_name(f".{target.name}.part")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    verified = {}
     for entry, source in zip(manifest.files, sources or [folder / f.path for f in manifest.files]):
-        _place(source, staging / entry.path)
+        _place(source, staging / entry.path, move)
+        stat = (staging / entry.path).stat()
+        verified[entry.path] = {"key": f"{stat.st_size}:{stat.st_mtime_ns}", "sha256": entry.sha256}
     (staging / MANIFEST_NAME).write_text(manifest.to_json())
+    (staging / _VERIFIED).write_text(json.dumps(verified))  # the sources were checked against these sha256
+    if target.exists():
+        shutil.rmtree(target)
     os.replace(staging, target)
     if not _settings().get("default"):
         set_default(manifest.name)
