@@ -74,7 +74,7 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
         raise UsageError(f"--layout {config.layout}: choose one of {', '.join(LAYOUTS)}")
     ckpt = open_checkpoint(config.base, config.vision_tower, config.allow_other_tower)
     lora = open_lora(config.lora, ckpt, config.allow_base_projector) if config.lora else None
-    name = config.name or (Path(config.lora).name if config.lora else Path(config.base).name)
+    name = config.name or out.resolve().name  # `--out gallerygpt-q4` installs as gallerygpt-q4
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def register(sub) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder")
     parser.add_argument("--quant", default="Q4_K_M", help="LLM type: Q4_K_M (default), Q5_K_M, Q8_0, F16")
     parser.add_argument("--mmproj-quant", default="F16", help="mmproj type: F16 (default) or Q8_0")
-    parser.add_argument("--name", help="model name (default: the LoRA or base folder's name)")
+    parser.add_argument("--name", help="model name (default: the --out folder's name)")
     parser.add_argument("--layout", choices=("exact", "rotated", "stock"), default="exact",
                         help="image-token layout: exact (default: two mmproj files, every image token as trained), "
                              "rotated (one file for llama-server; patch 0 lost) or stock (see README)")
