@@ -23,6 +23,8 @@ can never be imported in their place.
          critic.evaluation    evaluation/       the paper's Table 1 and Table 2
   3      critic.gallery       critic/gallery/   a folder of paintings: catalogue, order, batches
          critic.report        critic/report/    self-contained HTML reports (draws on the gallery)
+         critic.models        critic/models/    getting models: pull from a hub, build GalleryGPT
+                                                 from its release (convert), push
   4      critic.tui           critic/tui/       the Textual screens
   5      critic.cli           critic/cli/       the verbs; heavy stages are imported inside them
 

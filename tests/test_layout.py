@@ -26,7 +26,7 @@ FLOORS = {
     "critic.facts": 1, "critic.engine": 1, "critic.llava": 1,
     "critic.analyze": 2, "critic.history": 2, "critic.example": 2,
     "critic.annotate": 2, "critic.train": 2, "critic.convert": 2, "critic.evaluation": 2,
-    "critic.gallery": 3, "critic.report": 3,
+    "critic.gallery": 3, "critic.report": 3, "critic.models": 3,
     "critic.tui": 4, "critic.cli": 5, "critic.__main__": 6,
 }
 # Imports across one floor, each with its reason.
