@@ -59,6 +59,13 @@ def _hub():
     return huggingface_hub
 
 
+def progress_bars(on: bool) -> None:
+    """Turn huggingface_hub's progress bars on or off (off when stderr is not a terminal)."""
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    (enable_progress_bars if on else disable_progress_bars)()
+
+
 @contextlib.contextmanager
 def hub_errors(repo: str) -> Iterator[None]:
     """Turn huggingface_hub's and the network's exceptions into one-line HubErrors naming `repo`."""
@@ -174,7 +181,7 @@ def fetch(repo: str, sha: str, files: list[RemoteFile], folder: Path, show_progr
     if not todo:
         return
     if not show_progress:
-        hub.utils.disable_progress_bars()
+        progress_bars(False)
     try:
         for file in todo:
             with hub_errors(repo):
@@ -182,7 +189,7 @@ def fetch(repo: str, sha: str, files: list[RemoteFile], folder: Path, show_progr
             check_file(folder, file)
     finally:
         if not show_progress:
-            hub.utils.enable_progress_bars()
+            progress_bars(True)
 
 
 def check_file(folder: Path, file: RemoteFile) -> None:

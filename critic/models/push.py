@@ -71,7 +71,7 @@ def model_card(manifest: Manifest, repo: str, quants: list[str]) -> str:
 
 def push(folder: Path, repo: str, private: bool = False, show_progress: bool = True) -> str:
     """Upload `folder` to `repo` (created if missing); return the commit's address."""
-    from critic.models.hub import _hub, endpoint, hub_errors
+    from critic.models.hub import _hub, endpoint, hub_errors, progress_bars
 
     hub = _hub()
     manifest = Manifest.read(folder / MANIFEST_NAME)
@@ -80,8 +80,7 @@ def push(folder: Path, repo: str, private: bool = False, show_progress: bool = T
         raise UsageError(f"'{repo}': give the repository as OWNER/REPO")
     api = hub.HfApi(endpoint=endpoint())
     prefix = manifest.quantization
-    if not show_progress:
-        hub.utils.disable_progress_bars()
+    progress_bars(show_progress)
     with hub_errors(repo):
         api.create_repo(repo, private=private, exist_ok=True)
         existing = [f for f in api.list_repo_files(repo) if f.endswith("/" + MANIFEST_NAME)]
@@ -92,4 +91,5 @@ def push(folder: Path, repo: str, private: bool = False, show_progress: bool = T
         ops += [hub.CommitOperationAdd(f"{prefix}/{MANIFEST_NAME}", manifest.to_json().encode()),
                 hub.CommitOperationAdd("README.md", card.encode())]
         info = api.create_commit(repo, ops, commit_message=f"{manifest.name} ({prefix}) from critic {__version__}")
+    progress_bars(True)
     return info.commit_url
