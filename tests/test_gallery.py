@@ -15,11 +15,12 @@ from critic.core.store import read_jsonl
 from critic.engine.base import Settings
 from critic.facts import measure
 from critic.gallery import catalog
-from critic.gallery.batch import analyses_by_image, analyze_job, run_batch
+from critic.gallery.batch import analyze_job, run_batch
 from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.facts_io import facts_from_dict
 from critic.gallery.order import dominant_hue, matcher, parse_filter, sort_entries
+from critic.gallery.results import RESULTS_FILE, analyses_by_image, results_files, shown_name
 
 
 def flat(path: Path, colour: tuple[int, int, int], size=(120, 80), disc=None) -> Path:
@@ -199,9 +200,41 @@ def test_analyses_by_image_reads_finished_analyses_only(tmp_path):
              {"key": "2", "image": {"sha256": "aa"}, "status": "error", "error": "x"},
              {"key": "3", "image": {"sha256": "bb"}, "status": "ok", "analysis": "two"}]
     results.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"key": "torn')
-    found = analyses_by_image(results)
+    found = analyses_by_image([results])
     assert {k: [r["analysis"] for r in v] for k, v in found.items()} == {"aa": ["one"], "bb": ["two"]}
-    assert analyses_by_image(None) == {}
+    assert {r[RESULTS_FILE] for v in found.values() for r in v} == {str(results)}
+    assert analyses_by_image([]) == {}
+
+
+def _answer(sha: str, text: str, created: float, model: str = "gallerygpt", question: str = "q") -> dict:
+    return {"key": f"{sha}{model}{created}", "image": {"sha256": sha, "path": "x.png"}, "question": question,
+            "status": "ok", "analysis": text, "created": created, "model": {"name": model, "sha256": model}}
+
+
+def test_every_results_file_in_the_folder_is_read_and_the_newest_answer_wins(tmp_path):
+    folder = tmp_path / "art"
+    (folder / "batches").mkdir(parents=True)
+
+    def write(path: Path, records: list[dict]) -> Path:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return path
+
+    gallery_own = write(folder / "critic-results.jsonl", [_answer("aa", "old", 1.0)])
+    batch = write(folder / "batches" / "r.jsonl", [_answer("aa", "new", 5.0), _answer("bb", "b", 2.0)])
+    handout = write(folder / ".handout.md.records.jsonl", [_answer("aa", "other model", 3.0, model="llava")])
+    elsewhere = write(tmp_path / "outside.jsonl", [_answer("cc", "c", 1.0)])
+    write(folder / "eval.jsonl", [{"id": "1", "text": "not an analysis"}])
+    (folder / "notes.json").write_text('{\n  "key": "pretty-printed, not JSON lines"\n}\n')
+
+    files = results_files(folder, elsewhere)
+    assert files == [folder / ".handout.md.records.jsonl", folder / "batches" / "r.jsonl",
+                     folder / "critic-results.jsonl", elsewhere]
+    assert results_files(folder, gallery_own) == files[:3]  # named once
+    found = analyses_by_image(files)
+    assert [(r["analysis"], r[RESULTS_FILE]) for r in found["aa"]] == [
+        ("other model", str(handout)), ("new", str(batch))]  # per model, the newest; oldest first
+    assert [r["analysis"] for r in found["cc"]] == ["c"]
+    assert shown_name(batch, folder) == "batches/r.jsonl" and shown_name(elsewhere, folder) == str(elsewhere)
 
 
 def test_a_batch_writes_what_critic_analyze_writes_and_skips_what_it_did(folder, tmp_path, installed_model):

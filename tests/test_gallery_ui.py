@@ -203,6 +203,26 @@ async def test_a_long_analysis_can_be_scrolled_to_at_45_rows(art):
         assert detail.scroll_y == 0
 
 
+async def test_analyses_written_to_any_results_file_are_shown_with_their_file(art, tmp_path):
+    import json
+
+    first, second = art / "painting_0.png", art / "painting_1.png"
+    (art / "batch").mkdir()
+    (art / "batch" / "r.jsonl").write_text(json.dumps(analysis_record(first, "A newer reading.", created=9.0)) + "\n")
+    (art / "results.jsonl").write_text(json.dumps(analysis_record(first, "An older reading.", created=2.0)) + "\n")
+    outside = tmp_path / "kept-elsewhere.jsonl"
+    outside.write_text(json.dumps(analysis_record(second, "Read elsewhere.")) + "\n")
+    app = GalleryApp(art, outside, no_engine, settings=Settings(max_tokens=4, seed=None), image_widget=HalfcellImage)
+    async with app.run_test(size=SIZE) as pilot:
+        await measured(pilot, app)
+        text = shown_text(app, "#detail-analysis")
+        assert "Analysis · gallerygpt Q4_K_M · from batch/r.jsonl" in text and "A newer reading." in text
+        assert "analysed (1 result)" in shown_text(app, "#detail-title")  # the older answer gave way
+        assert "2 analysed" in shown_text(app, "#gallery-status")
+        await pilot.press("right")
+        assert f"from {outside}" in shown_text(app, "#detail-analysis").replace("\n", "")  # a long path wraps
+
+
 async def test_compare_two_paintings_side_by_side(art):
     app = gallery(art)
     async with app.run_test(size=SIZE) as pilot:

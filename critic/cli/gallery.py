@@ -13,10 +13,14 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "gallery", help="browse a folder of paintings, analyse and compare them",
         description="A grid of the folder's paintings, each with its palette and value key; beside it the "
-                    "selected painting's measured facts, its analysis and its latest chat answer. Thumbnails and "
+                    "selected painting's measured facts, its latest analysis and its latest chat answer. Thumbnails and "
                     "facts are computed in the background and cached by each file's sha256, so a folder opens at "
-                    "once the second time. Analyses are written to the same JSON lines as `critic analyze DIR "
-                    "--out RESULTS`, and either command continues the other's. Keys: arrows move, a analyses the "
+                    "once the second time. Analyses are read from every critic results file in the folder "
+                    "(whatever `critic analyze DIR --out FILE` was named, and a Markdown handout's records), and "
+                    "from --results; where several answer the same painting and model, the newest is shown, with "
+                    "the file it came from. New analyses are written to --results, the same JSON lines as `critic "
+                    "analyze DIR --out RESULTS`, and either command continues the other's. Keys: arrows move, v "
+                    "shows the analysis (below the facts), [ and ] scroll the detail pane, a analyses the "
                     "painting, A every painting shown not analysed yet (Escape stops after the one under way), "
                     "Enter talks about it in `critic chat` and comes back, s sorts (name, value key, temperature, "
                     "colourfulness, dominant hue), r reverses, / filters (key=low temperature=warm hue=blue "
@@ -25,7 +29,8 @@ def register(sub) -> None:
     )
     parser.add_argument("folder", metavar="DIR", help="a folder of paintings (searched recursively)")
     parser.add_argument("--results", metavar="FILE",
-                        help=f"analyses to show and to add to (default: DIR/{RESULTS_NAME})")
+                        help=f"the results file new analyses are added to, and read with every critic results file "
+                             f"in DIR (default: DIR/{RESULTS_NAME})")
     add_generation_flags(parser, server=False)
     parser.set_defaults(run=run)
 

@@ -9,13 +9,12 @@ lock for the whole batch, so the two never write it at once.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
 from critic.analyze.job import AnalyzeJob, _error_key
 from critic.core.perspectives import DEFAULT_QUESTION
-from critic.core.store import JsonlLog, output_lock, read_jsonl
+from critic.core.store import JsonlLog, output_lock
 from critic.engine.base import Settings
 
 
@@ -24,18 +23,6 @@ def analyze_job(paths: list[Path], results: Path, settings: Settings, model: str
     """The job `critic analyze PATHS --out RESULTS` would run with these flags."""
     return AnalyzeJob(list(paths), [DEFAULT_QUESTION], settings, "json", Path(results), show_facts=False,
                       ground=False, model=model, server=None, threads=threads, ctx=ctx, cache=cache)
-
-
-def analyses_by_image(results: Path | None) -> dict[str, list[dict]]:
-    """The finished analyses of a results file by image sha256, oldest first (none when there is no file)."""
-    found: dict[str, list[dict]] = defaultdict(list)
-    if results is None:
-        return found
-    for record in read_jsonl(results):
-        sha = (record.get("image") or {}).get("sha256") if isinstance(record, dict) else None
-        if sha and record.get("status") == "ok" and record.get("analysis"):
-            found[sha].append(record)
-    return found
 
 
 def run_batch(job: AnalyzeJob, engine, paths: list[Path], cancelled: Callable[[], bool],

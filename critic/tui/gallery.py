@@ -39,10 +39,11 @@ from critic.core.perspectives import DEFAULT_QUESTION
 from critic.engine.base import Settings
 from critic.facts.check import check_analysis
 from critic.facts.render import palette_strip, render_facts, render_flags
-from critic.gallery.batch import analyses_by_image, analyze_job, run_batch
+from critic.gallery.batch import analyze_job, run_batch
 from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.order import SORT_LABELS, SORTS, matcher, sort_entries
+from critic.gallery.results import RESULTS_FILE, analyses_by_image, newest_answers, results_files, shown_name
 from critic.history import History
 from critic.tui.gallery_grid import ThumbnailGrid
 from critic.tui.painting import AutoImage
@@ -85,11 +86,15 @@ def entry_heading(entry: Entry) -> str:
     return "\n".join(lines)
 
 
-def analysis_view(entry: Entry):
-    """The latest analysis of `entry`, its model, and the sentences its measured facts contradict."""
+def analysis_view(entry: Entry, folder: Path | None = None):
+    """The latest analysis of `entry`, its model, the file it came from, and the sentences its measured facts
+    contradict."""
     record = entry.analyses[-1]
     model = record.get("model") or {}
     heading = Text(f"Analysis · {model.get('name', '')} {model.get('quantization', '')}".rstrip(), style="bold")
+    if record.get(RESULTS_FILE):
+        source = shown_name(record[RESULTS_FILE], folder) if folder else record[RESULTS_FILE]
+        heading.append(f" · from {source}", style="not bold")
     text = record.get("analysis") or ""
     flags = check_analysis(text, entry.facts) if entry.facts else []
     parts: list[Any] = [heading]
@@ -267,7 +272,7 @@ class GalleryApp(App[GalleryExit | None]):
     @work(thread=True, exclusive=True, group="measure")
     def _load_all(self) -> None:
         worker = get_current_worker()
-        analyses = analyses_by_image(self.results if self.results.exists() else None)
+        analyses = analyses_by_image(results_files(self.folder, self.results))
         pending: list[Entry] = []
         submitted: set[int] = set()
         last = time.monotonic()
@@ -333,7 +338,7 @@ class GalleryApp(App[GalleryExit | None]):
                                                                                  entry.loaded else ""))
         analysis = self.query_one("#detail-analysis", Static)
         if entry and entry.analyses:
-            analysis.update(analysis_view(entry))
+            analysis.update(analysis_view(entry, self.folder))
         else:
             analysis.update("a analyses this painting, A every one shown that is not analysed yet"
                             if entry and entry.facts else "")
@@ -428,7 +433,9 @@ class GalleryApp(App[GalleryExit | None]):
         self.query_one(ProgressBar).advance(1)
         for entry in self.entries:
             if entry.path == path:
-                entry.analyses += [r for r in records if r.get("status") == "ok" and r.get("analysis")]
+                done = [{**r, RESULTS_FILE: str(self.results)} for r in records
+                        if r.get("status") == "ok" and r.get("analysis")]
+                entry.analyses = newest_answers(entry.analyses + done)
                 if entry is self.grid.selected:
                     self.show_detail(entry)
         for record in records:
