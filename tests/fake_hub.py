@@ -279,9 +279,9 @@ def _handler(hub: FakeHub):
             if route == "/api/repos/create":
                 data = json.loads(body)
                 repo_id = f"{data['organization']}/{data['name']}" if data.get("organization") else data["name"]
-                if repo_id in hub.repos:
-                    self._error(409, "RepoExists", "You already created this model repo",
-                                extra={})
+                if repo_id in hub.repos:  # the hub's 409 carries the repository's address too
+                    self._json(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"},
+                               {"X-Error-Message": "You already created this model repo"})
                     return
                 hub.add(repo_id, {})
                 self._json(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id})
@@ -326,3 +326,24 @@ def _handler(hub: FakeHub):
             self._error(404, "NotFound", f"no route {route}")
 
     return Handler
+
+
+RELEASE_BASE = "Lin-Chen/ShareGPT4V-7B"
+RELEASE_TOWER = "Lin-Chen/ShareGPT4V-7B_Pretrained_vit-large336-l12"
+
+
+def add_release(hub: FakeHub, tiny_dir: Path) -> None:
+    """Serve the tiny release's two hub repositories as the hub holds them: the base with its own Share4V
+    config (GalleryGPT's README has the user replace it) and files conversion does not read."""
+    import os
+
+    base = read_folder(tiny_dir / "base")
+    config = json.loads(base["config.json"])
+    config.update({"_name_or_path": RELEASE_BASE, "architectures": ["Share4VLlamaForCausalLM"],
+                   "model_type": "share4v"})
+    base["config.json"] = json.dumps(config, indent=2).encode()
+    base["README.md"] = b"---\ninference: false\n---\n# ShareGPT4V Model Card\n"
+    base["trainer_state.json"] = b"{}\n"
+    base["training_args.bin"] = os.urandom(50_000)
+    hub.add(RELEASE_BASE, base)
+    hub.add(RELEASE_TOWER, {**read_folder(tiny_dir / "vision-tower"), "README.md": b"# vision tower\n"})

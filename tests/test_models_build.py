@@ -18,27 +18,17 @@ from critic.engine import registry
 
 pytest.importorskip("huggingface_hub")
 from child_process import signal_when  # noqa: E402
-from fake_hub import FakeHub, read_folder  # noqa: E402
+from fake_hub import RELEASE_BASE as BASE  # noqa: E402
+from fake_hub import RELEASE_TOWER as TOWER  # noqa: E402
+from fake_hub import FakeHub, add_release  # noqa: E402
 
-BASE = "Lin-Chen/ShareGPT4V-7B"
-TOWER = "Lin-Chen/ShareGPT4V-7B_Pretrained_vit-large336-l12"
 
 
 @pytest.fixture
 def release_hub(tiny_dir, monkeypatch):
-    """The two hub repositories of the release, as the hub holds them: the base with its own Share4V config
-    (GalleryGPT's README has the user replace it) and files conversion does not read."""
-    base = read_folder(tiny_dir / "base")
-    config = json.loads(base["config.json"])
-    config.update({"_name_or_path": BASE, "architectures": ["Share4VLlamaForCausalLM"], "model_type": "share4v"})
-    base["config.json"] = json.dumps(config, indent=2).encode()
-    base["README.md"] = b"---\ninference: false\n---\n# ShareGPT4V Model Card\n"
-    base["trainer_state.json"] = b"{}\n"
-    base["training_args.bin"] = os.urandom(50_000)
-    tower = {**read_folder(tiny_dir / "vision-tower"), "README.md": b"# vision tower\n"}
+    """The release's two hub repositories on a loopback hub (HF_ENDPOINT points there)."""
     with FakeHub() as hub:
-        hub.add(BASE, base)
-        hub.add(TOWER, tower)
+        add_release(hub, tiny_dir)
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         yield hub
 

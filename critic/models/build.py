@@ -276,6 +276,12 @@ def _check_space(run: Build, base_dir: Path, base_files, tower_dir: Path, tower_
     if not run.done("convert"):
         left += conversion_bytes(weights, tower, quant)
     hub.check_space(run.work, left, f"building {run.record['options']['name']} (downloads and conversion)")
+    if run.record["options"]["verify"] and not run.done("verify"):
+        import tempfile
+
+        # verify writes a float32 copy of the LLM (twice the bf16 weights) to the temporary folder
+        hub.check_space(Path(tempfile.gettempdir()), 2 * weights, "verify (a float32 copy of the LLM; --no-verify "
+                        "skips it)")
 
 
 def checkpoint_folders(run: Build) -> list[Path]:
