@@ -1,20 +1,45 @@
-"""GGUF validation with gguf-py, before llama.cpp ever opens a file.
+"""GGUF validation, before llama.cpp ever opens a file.
 
 llama.cpp aborts the whole process on some malformed files, so everything critic hands it
 has been read here first: a valid GGUF whose tensors fit in the file, the architecture
 expected, the keys llama.cpp requires with the types it asserts, and a projector whose
 output width is the LLM's embedding width.
+
+The header is parsed here rather than with gguf-py's `GGUFReader`, whose bounds cannot be
+set from outside: it memory-maps the file and walks every count the file declares without
+comparing it with the bytes left (a read past the end gives an empty array, not an error),
+so a 132-byte file declaring an array of 2^62 items loops while its list of per-item arrays
+grows without end; and it builds one NumPy array per item even for a sound file. Here every
+count, length and offset is checked against the bytes left before anything is allocated or
+iterated, long arrays are stepped over rather than kept, and strings kept are bounded in
+total. The format's definitions (value and tensor types, block sizes, the default alignment)
+still come from gguf-py.
 """
 
 from __future__ import annotations
 
+import mmap
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from critic.core.errors import BadModelFile, ModelMismatch
+from critic.core.files import NotRegular, open_regular
 
 GGUF_MAGIC = b"GGUF"
+GGUF_VERSIONS = (2, 3)
+"""The versions llama.cpp (and gguf-py) read; version 1 stored counts in 32 bits."""
+MAX_DIMS = 4
+"""GGML_MAX_DIMS: llama.cpp refuses a tensor with more."""
+MAX_ARRAY_ITEMS = 1 << 22
+"""Items in one metadata array. The largest vocabularies have ~262k tokens; a bound keeps
+stepping over a crafted array's items (strings must be stepped one by one) to a second or two."""
+KEPT_ARRAY_ITEMS = 64
+"""Arrays up to this long are read as lists (image_mean, image_std); longer ones (vocabularies,
+scores) as their length, which is all critic needs of them."""
+MAX_KEPT_BYTES = 64 << 20
+"""Metadata strings kept, in total: chat templates and names are a few kB each."""
 
 # clip keys llama.cpp reads with get_u32/get_f32 (asserting the type) for a LLaVA mmproj.
 MMPROJ_U32 = ("clip.vision.image_size", "clip.vision.patch_size", "clip.vision.embedding_length",
@@ -28,7 +53,12 @@ LLM_U32 = ("llama.embedding_length", "llama.block_count", "llama.attention.head_
 
 @dataclass
 class Header:
-    """What critic needs from a GGUF header."""
+    """What critic needs from a GGUF header.
+
+    `fields`: each key's value; an array of strings, or of more than `KEPT_ARRAY_ITEMS`
+    numbers, is given as its length. `types`: each key's GGUF value type name ("UINT32",
+    "STRING", "ARRAY"…). `tensors`: each tensor's shape (ne[0] first, as gguf-py lists it)
+    and type name."""
 
     path: Path
     fields: dict[str, Any]
@@ -40,44 +70,198 @@ class Header:
         return str(self.fields.get("general.architecture", ""))
 
 
-def _value(field) -> Any:
+class _Damaged(Exception):
+    """A header that cannot be what it says; the message says where."""
+
+
+class _Cursor:
+    """Reads little-endian values from a buffer, refusing any read past its end."""
+
+    def __init__(self, buffer) -> None:
+        self.buffer, self.pos, self.size = buffer, 0, len(buffer)
+        self.kept = 0
+
+    def left(self) -> int:
+        return self.size - self.pos
+
+    def need(self, count: int, what: str) -> None:
+        if count > self.left():
+            raise _Damaged(f"truncated or damaged: at offset {self.pos}, {what} would take {count} bytes, "
+                           f"and {self.left()} are left")
+
+    def unpack(self, fmt: str, what: str) -> tuple:
+        size = struct.calcsize(fmt)
+        self.need(size, what)
+        values = struct.unpack_from(fmt, self.buffer, self.pos)
+        self.pos += size
+        return values
+
+    def u32(self, what: str) -> int:
+        return self.unpack("<I", what)[0]
+
+    def u64(self, what: str) -> int:
+        return self.unpack("<Q", what)[0]
+
+    def skip(self, count: int, what: str) -> None:
+        self.need(count, what)
+        self.pos += count
+
+    def string(self, what: str) -> bytes:
+        length = self.u64(f"the length of {what}")
+        self.need(length, what)
+        if self.kept + length > MAX_KEPT_BYTES:
+            raise _Damaged(f"{what} would take the metadata past {MAX_KEPT_BYTES >> 20} MiB of text")
+        self.kept += length
+        data = bytes(self.buffer[self.pos:self.pos + length])
+        self.pos += length
+        return data
+
+
+def _scalar_formats() -> dict[int, str]:
+    from gguf import GGUFValueType as T
+
+    return {T.UINT8: "B", T.INT8: "b", T.UINT16: "H", T.INT16: "h", T.UINT32: "I", T.INT32: "i",
+            T.FLOAT32: "f", T.BOOL: "?", T.UINT64: "Q", T.INT64: "q", T.FLOAT64: "d"}
+
+
+def _type_name(value_type: int) -> str:
     from gguf import GGUFValueType
 
-    if not field.types:
-        return None
-    if field.types[0] == GGUFValueType.ARRAY:
-        if len(field.types) > 1 and field.types[1] == GGUFValueType.STRING:
-            return len(field.data)  # token lists: the count is enough here
-        return [field.parts[i].tolist()[0] for i in field.data]
-    if field.types[0] == GGUFValueType.STRING:
-        return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
-    return field.parts[field.data[0]].tolist()[0]
+    try:
+        return GGUFValueType(value_type).name
+    except ValueError:
+        raise _Damaged(f"unknown value type {value_type}") from None
+
+
+def _read_value(cursor: _Cursor, value_type: int, key: str) -> Any:
+    from gguf import GGUFValueType
+
+    scalars = _scalar_formats()
+    if value_type == GGUFValueType.STRING:
+        return cursor.string(f"the value of '{key}'").decode("utf-8", "replace")
+    if value_type in scalars:
+        return cursor.unpack("<" + scalars[value_type], f"the value of '{key}'")[0]
+    if value_type != GGUFValueType.ARRAY:
+        raise _Damaged(f"'{key}' has unknown value type {value_type}")
+    item_type = cursor.u32(f"the item type of '{key}'")
+    count = cursor.u64(f"the length of '{key}'")
+    if count > MAX_ARRAY_ITEMS:
+        raise _Damaged(f"'{key}' declares {count} items, more than any model has ({MAX_ARRAY_ITEMS})")
+    if item_type == GGUFValueType.STRING:
+        cursor.need(8 * count, f"the {count} strings of '{key}'")  # each at least its length
+        for index in range(count):
+            cursor.skip(cursor.u64(f"the length of item {index} of '{key}'"), f"item {index} of '{key}'")
+        return count
+    if item_type not in scalars:
+        raise _Damaged(f"'{key}' is an array of {_type_name(item_type)}, which llama.cpp does not read")
+    fmt = f"<{count}{scalars[item_type]}"
+    size = struct.calcsize(fmt)
+    cursor.need(size, f"the {count} items of '{key}'")
+    if count > KEPT_ARRAY_ITEMS:
+        cursor.skip(size, f"the items of '{key}'")
+        return count
+    return list(cursor.unpack(fmt, f"the items of '{key}'"))
+
+
+def _read_tensor_infos(cursor: _Cursor, count: int) -> list[tuple[str, tuple[int, ...], Any, int, int]]:
+    """(name, shape, type, offset, bytes) of each tensor, its shape and type checked as llama.cpp does."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    infos = []
+    seen = set()
+    for index in range(count):
+        try:
+            name = cursor.string(f"the name of tensor {index}").decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Damaged(f"the name of tensor {index} is not UTF-8") from None
+        if name in seen:
+            raise _Damaged(f"tensor {name} appears twice")
+        seen.add(name)
+        n_dims = cursor.u32(f"the dimension count of tensor {name}")
+        if n_dims > MAX_DIMS:
+            raise _Damaged(f"tensor {name} has {n_dims} dimensions, llama.cpp allows {MAX_DIMS}")
+        shape = cursor.unpack(f"<{n_dims}Q", f"the shape of tensor {name}")
+        raw_type = cursor.u32(f"the type of tensor {name}")
+        offset = cursor.u64(f"the offset of tensor {name}")
+        try:
+            kind = GGMLQuantizationType(raw_type)
+            block, type_size = GGML_QUANT_SIZES[kind]
+        except (ValueError, KeyError):
+            raise _Damaged(f"tensor {name} has unknown type {raw_type}") from None
+        elements = 1
+        for dim in shape:
+            elements *= dim
+        if elements >= 1 << 63:
+            raise _Damaged(f"tensor {name} has an impossible shape {shape}")
+        if shape and shape[0] % block:
+            raise _Damaged(f"tensor {name}: a row of {shape[0]} is not whole {kind.name} blocks of {block}")
+        infos.append((name, tuple(shape), kind, offset, elements * type_size // block))
+    return infos
+
+
+def _parse(buffer, size: int) -> tuple[dict, dict, dict]:
+    from gguf import GGUF_DEFAULT_ALIGNMENT
+
+    cursor = _Cursor(buffer)
+    cursor.skip(4, "the magic bytes")
+    version = cursor.u32("the version")
+    if version not in GGUF_VERSIONS:
+        swapped = version & 0xFFFF == 0
+        raise _Damaged("a big-endian GGUF, which llama.cpp on this machine cannot read" if swapped
+                       else f"GGUF version {version}, llama.cpp reads versions {GGUF_VERSIONS}")
+    tensor_count, kv_count = cursor.unpack("<QQ", "the tensor and key counts")
+    # the smallest key/value: a length, an empty key, a type, one byte; the smallest tensor entry:
+    # a name length, a dimension count, a type and an offset
+    cursor.need(13 * kv_count, f"{kv_count} metadata keys")
+    cursor.need(24 * tensor_count, f"{tensor_count} tensor entries")
+    fields: dict[str, Any] = {}
+    types: dict[str, str] = {}
+    for index in range(kv_count):
+        try:
+            key = cursor.string(f"the name of key {index}").decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Damaged(f"the name of key {index} is not UTF-8") from None
+        if key in fields:
+            raise _Damaged(f"key '{key}' appears twice")
+        value_type = cursor.u32(f"the type of '{key}'")
+        types[key] = _type_name(value_type)
+        fields[key] = _read_value(cursor, value_type, key)
+    infos = _read_tensor_infos(cursor, tensor_count)
+    alignment = GGUF_DEFAULT_ALIGNMENT
+    if "general.alignment" in fields:
+        alignment = fields["general.alignment"]
+        if types["general.alignment"] != "UINT32" or alignment <= 0 or alignment & (alignment - 1):
+            raise _Damaged(f"general.alignment {alignment!r} is not a power of two (UINT32)")
+    data_start = -(-cursor.pos // alignment) * alignment
+    tensors = {}
+    for name, shape, kind, offset, n_bytes in infos:
+        if offset % alignment:
+            raise _Damaged(f"tensor {name} starts at offset {offset}, not a multiple of the alignment {alignment}")
+        if data_start + offset + n_bytes > size:
+            raise _Damaged(f"truncated: tensor {name} runs past the end of the file")
+        tensors[name] = (shape, kind.name)
+    return fields, types, tensors
 
 
 def read_header(path: Path) -> Header:
     """Parse a GGUF's metadata and tensor table; raise BadModelFile on anything malformed."""
     path = Path(path)
-    if not path.is_file():
-        raise BadModelFile(f"{path}: no such file")
-    with open(path, "rb") as handle:
+    try:
+        handle = open_regular(path)
+    except NotRegular as err:
+        raise BadModelFile(f"{path}: {err}") from None
+    with handle:
+        size = handle.seek(0, 2)
+        handle.seek(0)
         if handle.read(4) != GGUF_MAGIC:
             raise BadModelFile(f"{path}: not a GGUF file (wrong magic bytes)")
-    try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(path, "r")
-        fields = {name: _value(f) for name, f in reader.fields.items()}
-        types = {name: f.types[0].name if f.types else "" for name, f in reader.fields.items()}
-        size = path.stat().st_size
-        tensors = {}
-        for t in reader.tensors:
-            if t.data_offset + t.n_bytes > size:
-                raise BadModelFile(f"{path}: truncated: tensor {t.name} runs past the end of the file")
-            tensors[t.name] = (tuple(int(d) for d in t.shape), t.tensor_type.name)
-    except BadModelFile:
-        raise
-    except Exception as err:  # gguf-py raises ValueError, IndexError, struct errors on damage
-        raise BadModelFile(f"{path}: damaged GGUF ({err.__class__.__name__}: {err})") from None
+        try:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                fields, types, tensors = _parse(mapped, size)
+        except _Damaged as err:
+            raise BadModelFile(f"{path}: damaged GGUF: {err}") from None
+        except (OSError, ValueError) as err:  # the map itself (a file changing under us)
+            raise BadModelFile(f"{path}: cannot be read ({err})") from None
     return Header(path, fields, types, tensors)
 
 

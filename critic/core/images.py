@@ -2,12 +2,14 @@
 
 JPEG, PNG, WebP, TIFF (16-bit and multi-page: first page), BMP and GIF (first frame);
 EXIF orientation applied; CMYK, palette, grey and alpha converted, alpha composited on a
-neutral grey; very large images downscaled; every failure a `BadImage` naming the file.
+neutral grey; very large images downscaled; every failure a `BadImage` naming the file (a FIFO,
+a device or a symlink loop is named as what it is, never opened as a picture).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from critic.core.errors import BadImage, did_you_mean
+from critic.core.files import NotRegular, open_regular
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 NEUTRAL_BACKGROUND = (128, 128, 128)
@@ -37,10 +40,14 @@ class LoadedImage:
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
+        return _sha256(handle, chunk)
+
+
+def _sha256(handle, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    while block := handle.read(chunk):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -75,17 +82,25 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
     `original_size` still reports the file's own size.
     """
     path = Path(path)
-    if not path.exists():
-        siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
-        raise BadImage(f"{path}: no such file{did_you_mean(path.name, siblings)}")
-    if path.is_dir():
-        raise BadImage(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
+    try:
+        handle = open_regular(path)
+    except NotRegular as err:
+        if err.kind == "missing":
+            siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+            raise BadImage(f"{path}: no such file{did_you_mean(path.name, siblings)}") from None
+        raise BadImage(f"{path}: {'is a folder, not an image' if err.kind == 'folder' else err}") from None
+    with handle:
+        return _decode(path, handle, max_side, draft)
+
+
+def _decode(path: Path, handle, max_side: int | None, draft: int | None) -> LoadedImage:
+    """The picture in the open regular file `handle` (read from its start), as `load_image` gives it."""
+    if os.fstat(handle.fileno()).st_size == 0:
         raise BadImage(f"{path}: the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(handle) as opened:
                 fmt = opened.format or path.suffix.lstrip(".").upper()
                 opened.seek(0)  # first page of a TIFF, first frame of a GIF
                 width, height = opened.size
@@ -112,7 +127,8 @@ def load_image(path: str | Path, max_side: int | None = MAX_SIDE, *, draft: int 
     if max_side and max(rgb.size) > max_side:
         rgb = rgb.copy()
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return LoadedImage(path, rgb, file_sha256(path), fmt, size)
+    handle.seek(0)
+    return LoadedImage(path, rgb, _sha256(handle), fmt, size)
 
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
