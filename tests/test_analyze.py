@@ -375,6 +375,40 @@ def test_regenerate_samples_anew_and_the_seed_is_saved(installed_model, painting
     assert f"sampled with seed {second}" in markdown
 
 
+def test_a_handout_gets_what_the_terminal_shows_for_its_format(installed_model, painting, tmp_path, capsys):
+    from critic.core.images import load_image
+    from critic.facts import MEASURED_LABEL, facts_paragraph, measure
+
+    run = ["analyze", str(painting), "--max-tokens", "6", "--threads", "1"]
+    assert main([*run, "--format", "markdown"]) == 0
+    shown = capsys.readouterr().out
+    assert "## Measured facts — painting.jpg" in shown
+    handout = tmp_path / "handout.md"
+    assert main([*run, "--out", str(handout)]) == 0
+    assert handout.read_text().rstrip() == shown.rstrip()  # the same words, facts and all
+    paragraph = facts_paragraph(measure(load_image(painting).image))
+    assert paragraph in handout.read_text()
+
+    # Another day, another painting: the first painting keeps its facts.
+    other = tmp_path / "other.png"
+    Image.new("RGB", (120, 90), (200, 40, 30)).save(other)
+    assert main(["analyze", str(other), "--max-tokens", "6", "--threads", "1", "--out", str(handout)]) == 0
+    text = handout.read_text()
+    assert text.count("## Measured facts") == 2 and paragraph in text
+    assert text.index("## Measured facts — painting.jpg") < text.index("# Formal analysis — other.png")
+
+    plain = tmp_path / "handout.txt"
+    assert main([*run, "--out", str(plain)]) == 0
+    text = plain.read_text()
+    assert text.startswith("painting.jpg — ") and MEASURED_LABEL in text and "symmetry" in text
+    panel = [line for line in text.splitlines() if line.startswith(("╭", "│", "╰"))]
+    assert panel and {len(line) for line in panel} == {100}  # a fixed width, whatever the terminal
+
+    bare = tmp_path / "bare.md"
+    assert main([*run, "--out", str(bare), "--no-facts"]) == 0
+    assert "Measured facts" not in bare.read_text()
+
+
 def test_out_follows_the_format_and_never_appends_to_another_kind_of_file(installed_model, painting, tmp_path, capsys):
     from critic.cli import main
 
@@ -384,7 +418,9 @@ def test_out_follows_the_format_and_never_appends_to_another_kind_of_file(instal
     text = handout.read_text()
     assert text.startswith("# Formal analysis — painting.jpg") and "{" not in text.splitlines()[0]
     assert main([*run, "--out", str(handout), "--aspect", "light"]) == 0  # .md: Markdown; a second analysis
-    assert handout.read_text().count("# Formal analysis") == 2 and handout.read_text().startswith(text)
+    first = text.split("## Measured facts")[0]  # the painting's facts follow its last analysis
+    assert handout.read_text().count("# Formal analysis") == 2 and handout.read_text().startswith(first)
+    assert handout.read_text().count("## Measured facts") == 1
 
     notes = tmp_path / "notes.md"
     notes.write_text("# My lesson notes\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -44,6 +44,8 @@ class AnalyzeJob:
     """Requests in flight (with --server only); records then come in the order they finish."""
     _whole = False
     """Several paintings in flight: each answer is printed whole as it arrives, not streamed."""
+    _measured: dict = field(default_factory=dict, init=False, repr=False)
+    """Facts by image sha256, for the facts sections of a Markdown or text --out (None: not measurable)."""
 
     @classmethod
     def from_args(cls, args, settings: Settings) -> "AnalyzeJob":
@@ -106,7 +108,8 @@ class AnalyzeJob:
                              "markdown writes a Markdown document)")
 
     def _write_document(self, records: list[dict]) -> None:
-        """Rebuild the Markdown or text document of an --out run from its records (atomically)."""
+        """Rebuild the Markdown or text document of an --out run from its records (atomically): what the
+        terminal shows in that format, each painting's measured facts after its last analysis."""
         from critic.core.store import write_atomic
 
         order = {(str(path), question): n for n, (path, question) in
@@ -114,11 +117,34 @@ class AnalyzeJob:
         # earlier runs' analyses first, as they were; this run's in input order, however they finished
         done = sorted((r for r in records if r.get("status") == "ok"),
                       key=lambda r: order.get((r["image"]["path"], r["question"]), -1))
-        if self.fmt == "markdown":
-            text = "\n".join(self._markdown(r) for r in done)
-        else:
-            text = "\n".join(f"{Path(r['image']['path']).name} — {r['question']}\n\n{r['analysis']}\n" for r in done)
-        write_atomic(self.out, text)
+        from critic.analyze.handout import facts_markdown, facts_text, flags_text
+
+        parts = []
+        for n, r in enumerate(done):
+            name = Path(r["image"]["path"]).name
+            if self.fmt == "markdown":
+                parts.append(self._markdown(r))
+            else:
+                parts.append(f"{name} — {r['question']}\n\n{r['analysis']}\n" + flags_text(r.get("flags") or []))
+            later = done[n + 1]["image"].get("sha256") if n + 1 < len(done) else None
+            facts = self._facts_of(r) if self.show_facts and later != r["image"].get("sha256") else None
+            if facts is not None:
+                parts.append(facts_markdown(name, facts) if self.fmt == "markdown" else facts_text(facts))
+        write_atomic(self.out, "\n".join(parts))
+
+    def _facts_of(self, record: dict):
+        """The measured facts of a record's painting: as measured in this run, or measured again from
+        its file (an earlier run's painting, still where it was); None when the file is gone or changed."""
+        sha = record["image"].get("sha256")
+        if sha not in self._measured:
+            from critic.facts.measure import measure
+
+            try:
+                image = load_image(Path(record["image"]["path"]))
+            except (BadImage, KeyError):
+                image = None
+            self._measured[sha] = measure(image.image) if image is not None and image.sha256 == sha else None
+        return self._measured[sha]
 
     def run(self) -> int:
         engine = None
@@ -179,11 +205,9 @@ class AnalyzeJob:
         from critic.facts.render import render_facts
 
         if self.fmt == "markdown":  # unwrapped: a Markdown file must not depend on the terminal's width
-            from critic.facts.describe import facts_paragraph
+            from critic.analyze.handout import facts_markdown
 
-            print(f"## Measured facts — {image.path.name}\n")
-            print("*Measured from the image, not written by a model.*\n")
-            print(facts_paragraph(facts) + "\n")
+            print(facts_markdown(image.path.name, facts))
             return
         if measured_only:
             console.print(Rule(f"{image.path.name} — measured, no model installed"))
@@ -285,6 +309,7 @@ class AnalyzeJob:
                                  model=engine.info.to_dict()), None
             return
         facts = measure(image.image)
+        self._measured[image.sha256] = facts  # for the document's facts sections
         session = engine.open_session(image)
         try:
             for question in self.questions:
