@@ -9,6 +9,7 @@ short connection, so the chat's generation thread and its interface thread never
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from contextlib import closing, contextmanager
@@ -19,6 +20,7 @@ from typing import Iterator
 
 from critic.core.errors import BadData, UsageError
 from critic.core.paths import data_dir
+from critic.core.store import write_error
 
 HISTORY_NAME = "history.db"
 
@@ -148,6 +150,17 @@ def migrate(db: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIO
     return len(migrations)
 
 
+def _refused_write(err: sqlite3.OperationalError) -> str:
+    """"full" when SQLite failed for want of space (SQLITE_FULL), "io" for SQLITE_IOERR (what a write past a
+    file-size limit gives), else ""."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+; before, SQLite's own messages tell them apart
+    if code == 13 or code is None and "disk is full" in str(err):
+        return "full"
+    if code is not None and code & 0xFF == 10 or code is None and "disk I/O error" in str(err):
+        return "io"
+    return ""
+
+
 class History:
     """The conversation store; `path` defaults to ``history.db`` in the data directory."""
 
@@ -157,7 +170,11 @@ class History:
         try:
             with self._connect() as db:
                 migrate(db, migrations)
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as err:
+            refused = _refused_write(err)
+            if refused:  # the first run on a full disk
+                raise write_error(self.path, OSError(errno.ENOSPC if refused == "full" else errno.EIO, str(err)),
+                                  f"the disk refused the write ({err}: a file-size limit, or a failing disk)") from None
             raise  # a migration that fails is a bug, not the user's file
         except sqlite3.DatabaseError as err:
             raise BadData(f"{self.path}: not a readable chat history ({err}); move it aside") from None

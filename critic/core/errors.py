@@ -83,6 +83,14 @@ class NotEnoughSpace(CriticError):
     exit_code = 12
 
 
+class WriteFailed(NotEnoughSpace, OSError):
+    """A write failed for want of space (a full disk or quota, a file-size limit); nothing half-written
+    was kept. Also an OSError, so code that already handles a failed write goes on handling it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class MissingExtra(CriticError):
     """A subcommand needs packages from an extra that is not installed."""
 
