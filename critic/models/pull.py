@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -90,7 +90,6 @@ class Choice:
     mmproj: str = ""
     patch0: str | None = None
     quant: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def _quant_list(quants) -> str:
