@@ -17,6 +17,7 @@ run's temporary is removed then).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from critic.core.errors import BadModelFile, HubError, NotEnoughSpace, require
+from critic.core.errors import BadModelFile, CriticError, HubError, NotEnoughSpace, require
 from critic.core.images import file_sha256
 
 HEADROOM = 256 * 1024 * 1024
@@ -74,6 +75,8 @@ def hub_errors(repo: str) -> Iterator[None]:
 
     try:
         yield
+    except CriticError:
+        raise
     except errors.GatedRepoError:
         raise HubError(f"{repo} is gated: accept its terms on its page at {endpoint()}, then set HF_TOKEN") from None
     except errors.RepositoryNotFoundError:
@@ -87,7 +90,10 @@ def hub_errors(repo: str) -> Iterator[None]:
         raise HubError(f"{repo}: cannot reach {endpoint()} ({_first_line(err)})") from None
     except errors.HfHubHTTPError as err:
         raise HubError(f"{repo}: the hub answered {_first_line(err)}") from None
-    except OSError as err:  # connection refused, DNS, TLS: httpx's errors are not OSErrors, see below
+    except OSError as err:  # a full disk, or connection refused, DNS, TLS (httpx's own errors: below)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise NotEnoughSpace(f"{repo}: the disk filled while downloading ({err.strerror}); free some space and "
+                                 "run the command again (finished files are kept)") from None
         raise HubError(f"{repo}: cannot reach {endpoint()} ({_first_line(err)})") from None
     except Exception as err:
         if type(err).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
