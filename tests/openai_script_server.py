@@ -5,7 +5,9 @@ It speaks just enough of `GET /v1/models` (one model, "scripted") and
 is answered by `answer(body) -> str`; a script queues behaviours (429 with Retry-After, 500,
 a reply slower than the client's timeout, a body that is not JSON, a chosen text) consumed,
 in order, by the requests whose last user message contains a given substring, so that faults
-land on chosen requests even when many are in flight. Every request is logged.
+land on chosen requests even when many are in flight. Every request is logged. The Files and
+Batches endpoints are `server.batch_api` (tests/openai_batch_fake.py), answering batch lines
+by the same rules.
 
     with ScriptServer(answer) as server:
         server.script("Starry Night", Status(429, retry_after=1), Reply("..."))
@@ -20,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+from openai_batch_fake import BatchFake
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class ScriptServer:
         self.max_in_flight: dict[str, int] = {}
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
+        self.batch_api = BatchFake(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -158,10 +163,11 @@ class ScriptServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-            def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> None:
                 try:
                     self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in (headers or {}).items():
                         self.send_header(key, value)
@@ -170,7 +176,17 @@ class ScriptServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout): nothing to do
 
+            def _batch_api(self, raw: bytes = b"") -> bool:
+                """Answer a Files or Batches request; False for any other path."""
+                if not self.path.startswith(("/v1/files", "/v1/batches")):
+                    return False
+                code, payload, content_type = server.batch_api.handle(self.command, self.path, self.headers, raw)
+                self._send(code, payload, content_type=content_type)
+                return True
+
             def do_GET(self) -> None:
+                if self._batch_api():
+                    return
                 if self.path.rstrip("/") != "/v1/models":
                     self._send(404, b'{"error": {"message": "not found"}}')
                     return
@@ -181,6 +197,8 @@ class ScriptServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if len(raw) < length:  # the client was killed mid-request: nothing was asked
+                    return
+                if self._batch_api(raw):
                     return
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(404, b'{"error": {"message": "not found"}}')
