@@ -7,7 +7,10 @@ reply text when there was one) and are asked again by the next run; an answer re
 An answer that came back but is not what the stage asked for (annotate.validate) keeps the
 reason in `rejected`, written when the answer is stored and brought up to date whenever a run
 judges it again, so the counts a run reports survive a kill and can be read without replaying.
-The schema is versioned with `PRAGMA user_version` and upgraded by append-only migrations.
+`via` says how an answer came: "live" (a chat request), "batch" (a Batch-API job, priced at the
+provider's batch rate) or "import" (`critic annotate import`). The same file holds the record of
+the batches (`annotate.batch_book`). The schema is versioned with `PRAGMA user_version` and
+upgraded by append-only migrations.
 """
 
 from __future__ import annotations
@@ -49,6 +52,41 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE answers ADD COLUMN rejected TEXT;
     """,
+    """
+    ALTER TABLE answers ADD COLUMN via TEXT NOT NULL DEFAULT 'live';
+    CREATE TABLE batches (
+        name TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('remote', 'files')),
+        path TEXT NOT NULL,
+        lines INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('written', 'uploaded', 'submitted', 'collected')),
+        input_file_id TEXT,
+        batch_id TEXT,
+        remote_status TEXT,
+        output_file_id TEXT,
+        error_file_id TEXT,
+        completed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE batch_lines (
+        batch TEXT NOT NULL,
+        custom_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        painting TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        prompt_sha TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        PRIMARY KEY (batch, custom_id)
+    );
+    CREATE INDEX batch_lines_by_custom_id ON batch_lines (custom_id);
+    """,
 )
 
 
@@ -78,6 +116,7 @@ class Answer:
     tries: int = 1
     seconds: float = 0.0
     rejected: str | None = None
+    via: str = "live"
 
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -121,9 +160,10 @@ class AnswerStore:
             self._conn = _connect(self.path, readonly)
             if not readonly:
                 _migrate(self._conn)
-        # A folder written before `rejected` existed is read as it is (plan and status never write).
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        self._rejected = "rejected" if version >= 2 else "NULL"
+        # A folder written before `rejected` or `via` existed is read as it is (plan and status never write).
+        self.version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        self._rejected = "rejected" if self.version >= 2 else "NULL"
+        self._via = "via" if self.version >= 3 else "'live'"
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -142,7 +182,7 @@ class AnswerStore:
         with self._lock:
             row = self._conn.execute(
                 "SELECT stage, painting, provider, prompt_sha, kind, attempt, status, value, text,"
-                f" error, tokens_in, tokens_out, tries, seconds, {self._rejected} FROM answers"
+                f" error, tokens_in, tokens_out, tries, seconds, {self._rejected}, {self._via} FROM answers"
                 " WHERE stage=? AND painting=? AND provider=? AND prompt_sha=?",
                 (key.stage, key.painting, key.provider, key.prompt_sha),
             ).fetchone()
@@ -155,13 +195,13 @@ class AnswerStore:
             self._conn.execute(
                 "INSERT OR REPLACE INTO answers (stage, painting, provider, prompt_sha, kind, attempt,"
                 " status, value, text, error, messages, model, tokens_in, tokens_out, tries, seconds,"
-                " created, rejected) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created, rejected, via) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (k.stage, k.painting, k.provider, k.prompt_sha, answer.kind, answer.attempt,
                  "ok" if answer.ok else "failed",
                  json.dumps(answer.value, ensure_ascii=False) if answer.ok else None,
                  answer.text, answer.error, json.dumps(messages, ensure_ascii=False), model,
                  answer.tokens_in, answer.tokens_out, answer.tries, answer.seconds, time.time(),
-                 answer.rejected),
+                 answer.rejected, answer.via),
             )
 
     def set_rejected(self, key: Key, reason: str | None) -> None:
@@ -177,7 +217,7 @@ class AnswerStore:
         with self._lock:
             cursor = self._conn.execute(
                 "SELECT stage, painting, provider, kind, attempt, status, tokens_in, tokens_out,"
-                f" tries, error, {self._rejected} AS rejected FROM answers ORDER BY created"
+                f" tries, error, {self._rejected} AS rejected, {self._via} AS via FROM answers ORDER BY created"
             )
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
@@ -185,11 +225,28 @@ class AnswerStore:
             yield dict(zip(names, row))
 
 
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on the run's database (committed at once); its rows."""
+        with self._lock:
+            return self._conn.execute(query, params).fetchall()
+
+    def sql_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for each of `rows`, all in one transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(query, rows)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+
 def _answer(row: tuple[Any, ...]) -> Answer:
     (stage, painting, provider, sha, kind, attempt, status, value, text, error,
-     tokens_in, tokens_out, tries, seconds, rejected) = row
+     tokens_in, tokens_out, tries, seconds, rejected, via) = row
     return Answer(
         Key(stage, painting, provider, sha), kind, attempt, status == "ok",
         json.loads(value) if value is not None else None, text, error,
-        tokens_in, tokens_out, tries, seconds, rejected,
+        tokens_in, tokens_out, tries, seconds, rejected, via,
     )

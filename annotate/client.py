@@ -1,6 +1,7 @@
 """One chat request to one provider, retried until it gives a usable answer or a final failure.
 
-The openai client's own retries are switched off (max_retries=0) and done here instead,
+The openai client's own retries are switched off (max_retries=0) and done here instead (for
+the Files and Batches calls of `--batch` too, through `Caller.request`),
 because this loop must also retry answers that parse badly (same budget, same backoff), take
 a backoff base small enough for tests, honour any Retry-After a server sends, stop at once when
 the run is cancelled, and report how many tries an answer took. That is a dozen lines on top
@@ -16,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from critic.annotate.prompts import Malformed
 from critic.annotate.providers import Provider
@@ -24,6 +25,7 @@ from critic.core.errors import ServerError
 
 RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 FATAL_STATUS = frozenset({401, 403, 404})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,38 @@ class Caller:
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
         return text, tokens_in, tokens_out
 
+    def _describe(self, err: Exception) -> tuple[str, float | None, bool]:
+        """What went wrong: (message, Retry-After seconds, worth retrying); ServerError when
+        nothing else can succeed either (a bad key, a missing model or endpoint)."""
+        import openai
+
+        if isinstance(err, Malformed):
+            return f"malformed answer: {self._clean(str(err))}", None, True
+        if isinstance(err, (json.JSONDecodeError, openai.APIResponseValidationError)):
+            return f"malformed response body: {self._clean(str(err))}", None, True
+        if isinstance(err, openai.APITimeoutError):
+            return f"timed out after {self.provider.timeout:g} s", None, True
+        if isinstance(err, openai.APIConnectionError):
+            return f"connection failed: {self._clean(str(err.__cause__ or err))}", None, True
+        if not isinstance(err, openai.APIStatusError):
+            raise err
+        code = err.status_code
+        detail = err.body.get("message") if isinstance(err.body, dict) else None
+        message = self._clean(detail or err.message)
+        if code in FATAL_STATUS:
+            what = {401: "rejected the API key", 403: "refused access", 404: "has no such model or endpoint"}[code]
+            hint = (f"check ${self.provider.api_key_env}" if code in (401, 403) and self.provider.api_key_env
+                    else "check base_url and model in the providers file")
+            raise ServerError(f"provider '{self.provider.name}' {what} (HTTP {code}: {message}): {hint}") from None
+        return f"HTTP {code}: {message}", retry_after_seconds(err.response.headers), code in RETRY_STATUS
+
+    def _pause(self, tries: int, retry_after: float | None) -> None:
+        """Wait before the next try; Cancelled if the run stops meanwhile."""
+        with self._rng_lock:
+            wait = self.policy.delay(tries, retry_after, self.rng)
+        if self.stop.wait(wait):
+            raise Cancelled()
+
     def ask(self, body: dict[str, Any], parse: Callable[[str], Any]) -> Outcome:
         """Send `body` until `parse` accepts the reply or the retries run out.
 
@@ -158,7 +192,6 @@ class Caller:
         for tries in range(1, self.policy.retries + 2):
             if self.stop.is_set():
                 raise Cancelled()
-            retry_after = None
             try:
                 text, t_in, t_out = self._send(body)
                 tokens_in += t_in
@@ -167,35 +200,33 @@ class Caller:
                 value = parse(text)
                 return Outcome(True, value, text, None, tokens_in, tokens_out, tries,
                                time.monotonic() - started)
-            except Malformed as err:
-                error = f"malformed answer: {self._clean(str(err))}"
-            except (json.JSONDecodeError, openai.APIResponseValidationError) as err:
-                error = f"malformed response body: {self._clean(str(err))}"
-            except openai.APITimeoutError:
-                error = f"timed out after {self.provider.timeout:g} s"
-            except openai.APIConnectionError as err:
-                error = f"connection failed: {self._clean(str(err.__cause__ or err))}"
-            except openai.APIStatusError as err:
-                code = err.status_code
-                detail = err.body.get("message") if isinstance(err.body, dict) else None
-                message = self._clean(detail or err.message)
-                if code in FATAL_STATUS:
-                    what = {401: "rejected the API key", 403: "refused access",
-                            404: "has no such model or endpoint"}[code]
-                    hint = (f"check ${self.provider.api_key_env}" if code in (401, 403) and self.provider.api_key_env
-                            else "check base_url and model in the providers file")
-                    raise ServerError(
-                        f"provider '{self.provider.name}' {what} (HTTP {code}: {message}): {hint}"
-                    ) from None
-                error = f"HTTP {code}: {message}"
-                if code not in RETRY_STATUS:
-                    break
-                retry_after = retry_after_seconds(err.response.headers)
-            if tries > self.policy.retries:
+            except (Malformed, json.JSONDecodeError, openai.OpenAIError) as err:
+                error, retry_after, again = self._describe(err)
+            if not again or tries > self.policy.retries:
                 break
-            with self._rng_lock:
-                wait = self.policy.delay(tries, retry_after, self.rng)
-            if self.stop.wait(wait):
-                raise Cancelled()
+            self._pause(tries, retry_after)
         return Outcome(False, None, last_text, error, tokens_in, tokens_out, tries,
                        time.monotonic() - started)
+
+    def request(self, what: str, call: Callable[[Any], T], not_found: str | None = None) -> T:
+        """`call(client)`, a Files or Batches operation, retried as chat requests are; a
+        ServerError saying it could not `what` when the retries run out (`not_found`: the
+        message for an HTTP 404, when that means something more precise)."""
+        import openai
+
+        error = ""
+        for tries in range(1, self.policy.retries + 2):
+            if self.stop.is_set():
+                raise Cancelled()
+            try:
+                return call(self._client)
+            except openai.NotFoundError:
+                if not_found is None:
+                    raise ServerError(f"provider '{self.provider.name}' could not {what}: not found (HTTP 404)") from None
+                raise ServerError(not_found) from None
+            except (json.JSONDecodeError, openai.OpenAIError) as err:
+                error, retry_after, again = self._describe(err)
+            if not again or tries > self.policy.retries:
+                break
+            self._pause(tries, retry_after)
+        raise ServerError(f"provider '{self.provider.name}' could not {what}: {error}: rerun to try again")

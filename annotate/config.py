@@ -17,6 +17,7 @@ from critic.core.errors import BadData, UsageError
 from critic.core.perspectives import PERSPECTIVES
 
 if TYPE_CHECKING:
+    from critic.annotate.batch import BatchSettings
     from critic.annotate.client import RetryPolicy
     from critic.annotate.providers import Providers
     from critic.annotate.stages import Settings
@@ -56,6 +57,14 @@ class RunConfig:
     invalid_retries: int = _f(2, "regenerations of an answer that is not an analysis (a refusal, a yes/no, JSON, "
                                  "a list, too short, off topic, not English) or a pick naming no known "
                                  "perspective, before it is dropped and counted", "N")
+    batch: bool = _f(False, "send each stage's requests as OpenAI Batch-API jobs (half price, answers within "
+                            "24 h; the run waits, and a rerun picks up the batches in flight)")
+    batch_files: str | None = _f(None, "write each stage's requests as Batch-API JSONL to DIR without sending "
+                                       "(for `vllm run-batch` or another provider), then stop; store the answers "
+                                       "with `critic annotate import` and run again", "DIR")
+    poll: float = _f(30.0, "seconds between checks on batches in flight", "S")
+    batch_max_lines: int = _f(50_000, "most requests in one batch file", "N")
+    batch_max_bytes: int = _f(200_000_000, "largest batch file in bytes", "N")
 
     def check(self) -> None:
         """Raise UsageError for settings that cannot work."""
@@ -65,12 +74,27 @@ class RunConfig:
             raise UsageError(f"--max-perspectives must be between 1 and {len(PERSPECTIVES)}")
         if self.backoff < 0 or (self.timeout is not None and self.timeout <= 0):
             raise UsageError("--backoff must be >= 0 and --timeout > 0")
+        if self.batch and self.batch_files:
+            raise UsageError("give --batch (send batches) or --batch-files (write them), not both")
+        if self.poll <= 0 or self.batch_max_lines < 1 or self.batch_max_bytes < 1:
+            raise UsageError("--poll, --batch-max-lines and --batch-max-bytes must be positive")
 
     def settings(self) -> Settings:
         """The stage settings."""
         from critic.annotate.stages import Settings
 
         return Settings(self.leak_retries, self.max_perspectives, self.max_tokens, self.invalid_retries)
+
+    def batch_settings(self) -> BatchSettings:
+        """How the run uses batches (a live run still waits for batches in flight)."""
+        from critic.annotate.batch import BatchSettings
+
+        mode, folder = "live", Path(self.out) / "batches"
+        if self.batch:
+            mode = "remote"
+        elif self.batch_files:
+            mode, folder = "files", Path(self.batch_files)
+        return BatchSettings(mode, folder, self.poll, self.batch_max_lines, self.batch_max_bytes)
 
     def policy(self) -> RetryPolicy:
         """The retry policy."""

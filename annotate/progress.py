@@ -1,4 +1,4 @@
-"""A progress bar per stage on stderr (rich), shown only on a terminal."""
+"""A progress bar per stage on stderr (rich), shown only on a terminal, and notes on batches."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class StageBars:
 
     def __init__(self, enabled: bool = True) -> None:
         console = Console(stderr=True)
+        self._console = console
         self._progress = counting_bar("{task.description:<22}", console=console,
                                       disable=not (enabled and console.is_terminal))
         self._tasks: dict[str, int] = {}
@@ -47,3 +48,7 @@ class StageBars:
             task = self._tasks.get(stage)
         if task is not None:
             self._progress.advance(task)
+
+    def note(self, text: str) -> None:
+        """A line on stderr above the bars (a batch submitted, or changing status)."""
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -12,12 +12,17 @@
     concurrency = 8                   # requests in flight at once
     price_in = 2.5                    # USD per million prompt tokens
     price_out = 10.0                  # USD per million completion tokens
+    batch_price_in = 1.25             # the same through the Batch API (default: half the live price)
+    batch_price_out = 5.0
+    batch = true                      # `--batch` sends this provider's requests as Batch-API jobs;
+                                      # false keeps them live (a local server has no Batch API)
     timeout = 120                     # seconds per request
     response_format = "json_schema"   # how to ask for JSON: json_schema (OpenAI strict),
                                       # json_object (with a schema: llama-cpp-python) or none
 
 A local llama-server or `python -m llama_cpp.server` is a provider with its own base_url and
-no api_key_env. Keys are read from the environment only, when the run starts.
+no api_key_env. Keys are read from the environment only, when the run starts. The prices are
+what `--dry-run` and `status` count with: edit them to your provider's current list.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ api_key_env = "OPENAI_API_KEY"
 concurrency = 8
 price_in = 2.5
 price_out = 10.0
+batch_price_in = 1.25
+batch_price_out = 5.0
 response_format = "json_schema"
 
 [[provider]]
@@ -56,6 +63,9 @@ api_key_env = "GEMINI_API_KEY"
 concurrency = 8
 price_in = 0.1
 price_out = 0.4
+# Gemini's OpenAI-compatible endpoint takes the same Batch-API files and jobs, at half price.
+batch_price_in = 0.05
+batch_price_out = 0.2
 # Gemini's schema dialect differs from OpenAI's strict one; the answers are parsed from
 # plain text just as well. Set "json_schema" if your endpoint accepts OpenAI's.
 response_format = "none"
@@ -67,6 +77,7 @@ response_format = "none"
 # model = "local"
 # concurrency = 1
 # response_format = "json_object"
+# batch = false
 """
 
 
@@ -84,10 +95,18 @@ class Provider:
     timeout: float = 120.0
     response_format: str = "none"
     params: dict[str, Any] = field(default_factory=dict)
+    batch: bool = True
+    batch_price_in: float | None = None
+    batch_price_out: float | None = None
 
-    def cost(self, tokens_in: int, tokens_out: int) -> float:
-        """USD for this many prompt and completion tokens."""
-        return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
+    def cost(self, tokens_in: int, tokens_out: int, batch: bool = False) -> float:
+        """USD for this many prompt and completion tokens, live or through the Batch API
+        (half the live price unless the file says otherwise)."""
+        if not batch:
+            return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
+        price_in = self.price_in / 2 if self.batch_price_in is None else self.batch_price_in
+        price_out = self.price_out / 2 if self.batch_price_out is None else self.batch_price_out
+        return (tokens_in * price_in + tokens_out * price_out) / 1e6
 
     def api_key(self) -> str:
         """The key from the environment; a placeholder for servers that need none."""
@@ -108,6 +127,7 @@ class Provider:
             "api_key_env": self.api_key_env, "concurrency": self.concurrency,
             "price_in": self.price_in, "price_out": self.price_out, "timeout": self.timeout,
             "response_format": self.response_format, "params": dict(self.params),
+            "batch": self.batch, "batch_price_in": self.batch_price_in, "batch_price_out": self.batch_price_out,
         }
 
 
@@ -126,6 +146,16 @@ class Providers:
         """The providers some role needs, in a stable order."""
         names = dict.fromkeys((self.knowledge, *self.analysts))
         return [self.by_name[n] for n in names]
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"batch must be true or false, not {value!r}")
+    return value
+
+
+def _price(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _provider(table: dict[str, Any], where: str) -> Provider:
@@ -152,6 +182,8 @@ def _provider(table: dict[str, Any], where: str) -> Provider:
             price_in=float(table.get("price_in", 0.0)), price_out=float(table.get("price_out", 0.0)),
             timeout=float(table.get("timeout", 120.0)), response_format=fmt,
             params=dict(table.get("params", {})),
+            batch=_flag(table.get("batch", True)),
+            batch_price_in=_price(table.get("batch_price_in")), batch_price_out=_price(table.get("batch_price_out")),
         )
     except (TypeError, ValueError) as err:
         raise BadData(f"{where}: provider '{table['name']}' has a setting of the wrong type ({err})") from None
