@@ -2,6 +2,10 @@
 
 The config (annotate.config) is saved as `run.json` in the output folder when a run starts, so `critic
 annotate status DIR` knows which paintings and providers the folder belongs to.
+
+A run whose requests all failed (no analysis to export, and failures this run) exports
+nothing and ends with a ServerError naming, per provider, how many failed and the last error;
+a partial failure is counted in the summary, `stats.json` and `status`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from critic.annotate.answer_store import FILENAME, AnswerStore
+from critic.annotate.batch_book import BatchBook, BatchRecord
 from critic.annotate.config import CONFIG_FILE, RunConfig
 from critic.annotate.dispatch import NoProgress, Progress, Runner, Tally
 from critic.annotate.export import per_artist, test_records, train_records, write_json
@@ -21,7 +26,7 @@ from critic.annotate.providers import Providers
 from critic.annotate.split import split
 from critic.annotate.stages import PipelineResult, annotate
 from critic.annotate.validate import REASONS
-from critic.core.errors import BadData, UsageError
+from critic.core.errors import BadData, ServerError, UsageError
 from critic.core.perspectives import PERSPECTIVES
 from critic.core.store import output_lock
 
@@ -32,6 +37,7 @@ def _save_config(config: RunConfig, providers: Providers) -> None:
         paintings=str(Path(config.paintings).resolve()), images=str(Path(config.images).resolve()),
         out=str(Path(config.out).resolve()),
         providers=str(Path(config.providers).resolve()) if config.providers else None,
+        batch_files=str(Path(config.batch_files).resolve()) if config.batch_files else None,
     )
     data = {
         "config": asdict(absolute),
@@ -50,11 +56,13 @@ def _ingest(config: RunConfig) -> tuple[list[Painting], IngestReport]:
 
 @dataclass
 class Plan:
-    """What a run would send: per stage, answers stored and requests to send (upper bounds)."""
+    """What a run would send: per stage (and per stage and provider), answers stored and
+    requests to send (upper bounds), priced live and through the Batch API."""
 
     ingest: IngestReport
     tallies: dict[str, Tally]
     result: PipelineResult
+    provider_tallies: dict[tuple[str, str], Tally]
 
 
 def plan(config: RunConfig) -> Plan:
@@ -67,7 +75,7 @@ def plan(config: RunConfig) -> Plan:
     store = AnswerStore(out, readonly=True) if (out / FILENAME).exists() else AnswerStore(None)
     with store, Runner(store, providers, config.policy(), send=False) as runner:
         result = annotate(runner, paintings, config.settings())
-    return Plan(report, runner.tallies, result)
+    return Plan(report, runner.tallies, result, runner.provider_tallies)
 
 
 def execute(config: RunConfig, progress: Progress | None = None) -> dict[str, Any]:
@@ -85,19 +93,24 @@ def _execute(config: RunConfig, providers, paintings, report, out: Path, progres
     _save_config(config, providers)
     with AnswerStore(out) as store:
         with Runner(store, providers, config.policy(), send=True, progress=progress or NoProgress(),
-                    seed=config.seed) as runner:
+                    seed=config.seed, batch=config.batch_settings()) as runner:
             result = annotate(runner, paintings, config.settings())
         spent = spending(store, providers)
     with_overall = {a.painting for a in result.analyses if a.kind == "overall"}
     eligible = [p for p in result.known if p.id in with_overall]
     kept_ids = {p.id for p in eligible}
     analyses = [a for a in result.analyses if a.painting in kept_ids]
+    failed_now = failed_this_run(runner)
+    if not analyses and failed_now:
+        raise ServerError(f"no analysis was stored: the requests failed ({failures_text(failed_now, spent)}); "
+                          "nothing was exported: fix the provider and run again (every answer is kept)")
     train, test = split(eligible, config.test_count)
     order = list(providers.analysts)
     train_data = train_records(train, analyses, order)
     test_data = test_records(test, analyses, order)
     stats = build_stats(config, report, result, runner.tallies, spent, train, test, train_data,
                         eligible, analyses)
+    stats["failed_this_run"] = failed_now
     write_json(out / "train.json", train_data)
     write_json(out / "test.json", test_data)
     write_json(out / "stats.json", stats)
@@ -105,20 +118,42 @@ def _execute(config: RunConfig, providers, paintings, report, out: Path, progres
 
 
 def spending(store: AnswerStore, providers: Providers) -> dict[str, dict[str, Any]]:
-    """Requests, tokens and cost per provider over every answer stored in the folder."""
+    """Requests, tokens and cost per provider over every answer stored in the folder, from the
+    usage each reply recorded (batch answers at the batch price); the failures still stored
+    (asked again by the next run) and the last of their errors."""
     totals: dict[str, dict[str, Any]] = {}
     for row in store.rows():
-        entry = totals.setdefault(row["provider"], {"answers": 0, "failures": 0, "tries": 0,
-                                                    "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0})
+        entry = totals.setdefault(row["provider"], {"answers": 0, "failures": 0, "tries": 0, "batched": 0,
+                                                    "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
+                                                    "last_error": None})
         entry["answers" if row["status"] == "ok" else "failures"] += 1
+        if row["status"] != "ok":
+            entry["last_error"] = row["error"]
         entry["tries"] += row["tries"]
+        entry["batched"] += row["via"] != "live"
         entry["tokens_in"] += row["tokens_in"]
         entry["tokens_out"] += row["tokens_out"]
-    for name, entry in totals.items():
-        provider = providers.by_name.get(name)
+        provider = providers.by_name.get(row["provider"])
         if provider is not None:
-            entry["cost_usd"] = round(provider.cost(entry["tokens_in"], entry["tokens_out"]), 6)
+            entry["cost_usd"] += provider.cost(row["tokens_in"], row["tokens_out"], batch=row["via"] != "live")
+    for entry in totals.values():
+        entry["cost_usd"] = round(entry["cost_usd"], 6)
     return totals
+
+
+def failed_this_run(runner: Runner) -> dict[str, int]:
+    """Requests that failed during this run, per provider (after their retries)."""
+    failed: dict[str, int] = {}
+    for (_, provider), tally in runner.provider_tallies.items():
+        if tally.failed:
+            failed[provider] = failed.get(provider, 0) + tally.failed
+    return failed
+
+
+def failures_text(failed: dict[str, int], spent: dict[str, dict[str, Any]]) -> str:
+    """'alpha: 6 failed, last error HTTP 500: …; beta: …' for a one-line message."""
+    return "; ".join(f"{name}: {count:,} failed, last error {spent.get(name, {}).get('last_error') or 'unknown'}"
+                     for name, count in failed.items())
 
 
 def build_stats(
@@ -145,7 +180,7 @@ def build_stats(
                 entry.update(regenerated=counts.regenerated, leak_dropped=counts.leak_dropped,
                              leaks=dict(counts.leaks))
         entry["requests"] = {"stored_before": tally.stored, "sent": tally.sent,
-                             "failed_this_run": tally.failed}
+                             "failed_this_run": tally.failed, "batched": tally.batched}
         stages[stage] = entry
     stages[KNOWLEDGE]["unknown"] = result.unknown
     picked = Counter(k for keys in result.picks.values() for k in keys)
@@ -213,6 +248,7 @@ class Status:
     plan: Plan | None
     plan_error: str | None
     exported: dict[str, bool]
+    batches: list[BatchRecord]
 
 
 def status(out: Path) -> Status:
@@ -223,8 +259,10 @@ def status(out: Path) -> Status:
     stored: dict[str, dict[str, int]] = {}
     rejected: dict[str, Counter[str]] = {}
     spent: dict[str, dict[str, Any]] = {}
+    batches: list[BatchRecord] = []
     if (out / FILENAME).exists():
         with AnswerStore(out, readonly=True) as store:
+            batches = BatchBook(store).all()
             for row in store.rows():
                 entry = stored.setdefault(row["stage"], {"ok": 0, "failed": 0})
                 entry["ok" if row["status"] == "ok" else "failed"] += 1
@@ -237,7 +275,7 @@ def status(out: Path) -> Status:
     except (BadData, UsageError) as err:
         the_plan, plan_error = None, str(err)
     exported = {name: (out / name).is_file() for name in ("train.json", "test.json", "stats.json")}
-    return Status(config, stored, rejected, spent, the_plan, plan_error, exported)
+    return Status(config, stored, rejected, spent, the_plan, plan_error, exported, batches)
 
 
 STAGE_TITLES = {KNOWLEDGE: "knowledge filter", OVERALL: "overall analyses",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from critic.annotate.batch_book import BatchRecord
+from critic.annotate.dispatch import Tally
 from critic.annotate.job import Plan, Status
 from critic.annotate.paintings import IngestReport
 from critic.annotate.progress import LABELS
@@ -38,23 +40,35 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def money(usd: float) -> str:
+    """Dollars to the cent, or to a hundredth of a cent under a dollar."""
+    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}"
+
+
+def _plan_row(label: str, tally: Tally, mark: str) -> list[str]:
+    return [label, f"{tally.stored:,}", f"{mark}{tally.sent:,}", f"{tally.tokens_in:,}", f"{tally.tokens_out:,}",
+            f"{mark}{money(tally.cost)}", f"{mark}{money(tally.batch_cost)}"]
+
+
 def plan_text(the_plan: Plan) -> str:
-    """The dry run: requests each stage would send and what they would cost."""
+    """The dry run: requests each stage (and each of its providers) would send, and what they
+    would cost live and through the Batch API (`--batch`), at the providers file's prices."""
     bound = not the_plan.result.complete
-    rows = [["stage", "stored", "to send", "est. tokens in", "est. tokens out", "est. cost"]]
-    total_sent, total_cost = 0, 0.0
+    rows = [["stage", "stored", "to send", "est. tokens in", "est. tokens out", "live cost", "batch cost"]]
+    total = Tally()
     for stage in STAGES:
-        tally = the_plan.tallies.get(stage)
-        if tally is None:
-            rows.append([LABELS[stage], "0", "0", "0", "0", "$0.00"])
-            continue
+        tally = the_plan.tallies.get(stage, Tally())
         mark = "\u2264 " if bound and stage != KNOWLEDGE and tally.sent else ""
-        rows.append([LABELS[stage], f"{tally.stored:,}", f"{mark}{tally.sent:,}",
-                     f"{tally.tokens_in:,}", f"{tally.tokens_out:,}", f"{mark}${tally.cost:,.2f}"])
-        total_sent += tally.sent
-        total_cost += tally.cost
+        rows.append(_plan_row(LABELS[stage], tally, mark))
+        for (of_stage, provider), mine in the_plan.provider_tallies.items():
+            if of_stage == stage:
+                rows.append(_plan_row(f"  {provider}", mine, mark if mine.sent else ""))
+        total.sent += tally.sent
+        total.cost += tally.cost
+        total.batch_cost += tally.batch_cost
     mark = "\u2264 " if bound else ""
-    rows.append(["total", "", f"{mark}{total_sent:,}", "", "", f"{mark}${total_cost:,.2f}"])
+    rows.append(["total", "", f"{mark}{total.sent:,}", "", "", f"{mark}{money(total.cost)}",
+                 f"{mark}{money(total.batch_cost)}"])
     lines = [ingest_line(the_plan.ingest), _table(rows)]
     if bound:
         lines.append(
@@ -93,7 +107,14 @@ def summary_text(stats: dict[str, Any], out: str) -> str:
             )
     sent = sum(s["requests"]["sent"] for s in stages.values())
     stored = sum(s["requests"]["stored_before"] for s in stages.values())
-    lines.append(f"requests: {sent} sent, {stored} answered from the store")
+    batched = sum(s["requests"].get("batched", 0) for s in stages.values())
+    through = f" ({batched} through batches)" if batched else ""
+    lines.append(f"requests: {sent} sent{through}, {stored} answered from the store")
+    failed = stats.get("failed_this_run") or {}
+    if failed:
+        lines.append("failed this run (asked again by the next): " + "; ".join(
+            f"{name} {count} (last error: {stats['providers'].get(name, {}).get('last_error') or 'unknown'})"
+            for name, count in failed.items()))
     lines.append(
         f"split: {split['train_paintings']} train paintings ({split['train_records']} records), "
         f"{split['test_paintings']} test paintings"
@@ -127,9 +148,29 @@ def status_text(st: Status) -> str:
         lines.append("rejected answers: none")
     for name, entry in st.spent.items():
         lines.append(
-            f"{name}: {entry['answers']} answers, {entry['failures']} failures, "
-            f"{entry['tokens_in']:,} tokens in, {entry['tokens_out']:,} out, ${entry['cost_usd']:,.4f}"
+            f"{name}: {entry['answers']} answers ({entry.get('batched', 0)} through batches), "
+            f"{entry['failures']} failures, {entry['tokens_in']:,} tokens in, {entry['tokens_out']:,} out, "
+            f"${entry['cost_usd']:,.4f} spent"
         )
+        if entry["failures"] and entry.get("last_error"):
+            lines.append(f"  last error: {entry['last_error']}")
+    lines.extend(batch_lines(st.batches))
     done = [name for name, there in st.exported.items() if there]
     lines.append(f"exported: {', '.join(done) if done else 'nothing yet'}")
     return "\n".join(lines)
+
+
+def batch_lines(batches: list[BatchRecord], everything: bool = False) -> list[str]:
+    """The batches of a folder: a count, then one line each for those in flight (or all)."""
+    if not batches:
+        return []
+    open_ = [b for b in batches if b.open]
+    lines = [f"batches: {len(batches)}, {len(open_)} not collected"]
+    rows = [["batch", "mode", "requests", "state", "provider says", "done", "failed", "id"]]
+    for b in batches if everything else open_:
+        rows.append([b.name, b.mode, f"{b.lines:,}", b.state, b.remote_status or "-", f"{b.completed:,}",
+                     f"{b.failed:,}", b.batch_id or "-"])
+    if len(rows) > 1:
+        lines.append(_table(rows))
+    lines.extend(f"  {b.name}: {b.error}" for b in (batches if everything else open_) if b.error)
+    return lines

@@ -284,6 +284,9 @@ def test_an_older_folder_is_judged_again_and_its_non_analyses_replaced(world, se
     db = world / "out" / "annotate.sqlite"
     conn = sqlite3.connect(db)
     conn.execute("ALTER TABLE answers DROP COLUMN rejected")
+    conn.execute("ALTER TABLE answers DROP COLUMN via")  # and what later versions added
+    conn.execute("DROP TABLE batch_lines")
+    conn.execute("DROP TABLE batches")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -297,6 +300,6 @@ def test_an_older_folder_is_judged_again_and_its_non_analyses_replaced(world, se
     texts = exported(world / "out")
     assert texts["p4-alpha-overall"].startswith(GOOD_MARK) and len(texts) == expected_analyses()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("SELECT count(*) FROM answers WHERE rejected = 'yes_no'").fetchone()[0] == 1
     conn.close()

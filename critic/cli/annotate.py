@@ -8,7 +8,7 @@ from critic.cli.options import add_config_flags, config_flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `critic annotate run|status|providers`."""
+    """Add `critic annotate run|status|batch|import|providers`."""
     parser = subparsers.add_parser(
         "annotate",
         help="make training data: formal analyses of known paintings from LLM APIs",
@@ -31,6 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status_p.add_argument("out", metavar="DIR", help="the --out folder of a run")
     status_p.set_defaults(run=run)
 
+    batch_p = actions.add_parser("batch", help="the Batch-API jobs of a run folder: status, cancel")
+    batch_p.add_argument("batch_action", choices=("status", "cancel"),
+                         help="status: every batch, those in flight checked now; cancel: cancel those in flight")
+    batch_p.add_argument("out", metavar="DIR", help="the --out folder of a run")
+    batch_p.set_defaults(run=run)
+
+    import_p = actions.add_parser("import", help="store the answers of a batch result file (e.g. vllm run-batch's)")
+    import_p.add_argument("out", metavar="DIR", help="the --out folder of the run that wrote the --batch-files")
+    import_p.add_argument("results", metavar="RESULTS", help="JSONL of Batch-API results, matched by custom_id")
+    import_p.set_defaults(run=run)
+
     providers_p = actions.add_parser("providers", help="print the default providers file, to edit")
     providers_p.set_defaults(run=run)
 
@@ -50,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(status_text(status(args.out)))
         return 0
+    if args.action in ("batch", "import"):
+        return _batches(args)
 
     from critic.annotate.config import RunConfig
     from critic.annotate.job import execute, plan
@@ -60,9 +73,35 @@ def run(args: argparse.Namespace) -> int:
         print(plan_text(plan(config)))
         return 0
     require("openai", "annotate")
+    from critic.annotate.batch import Paused
     from critic.annotate.progress import StageBars
 
-    with StageBars(enabled=not args.no_progress) as bars:
-        stats = execute(config, progress=bars)
+    try:
+        with StageBars(enabled=not args.no_progress) as bars:
+            stats = execute(config, progress=bars)
+    except Paused as paused:
+        print(paused)
+        return 0
     print(summary_text(stats, args.out))
+    return 0
+
+
+def _batches(args: argparse.Namespace) -> int:
+    """`annotate batch status|cancel DIR` and `annotate import DIR RESULTS`."""
+    from critic.core.errors import require
+
+    require("openai", "annotate")
+    from critic.annotate.batch_commands import cancel, import_results, refresh
+    from critic.annotate.report import batch_lines
+
+    if args.action == "import":
+        stored = import_results(args.out, args.results)
+        counts = stored.counts
+        print(f"stored {counts['answers']:,} answers, {counts['rejected']:,} rejected as not what was asked, "
+              f"{counts['failed']:,} failures; {counts['known']:,} were stored already, {counts['unknown']:,} "
+              f"unknown, {counts['unfinished']:,} not run. Run again to go on.")
+        return 0
+    records, notes = (refresh if args.batch_action == "status" else cancel)(args.out)
+    for line in notes + (batch_lines(records, everything=True) or ["no batches"]):
+        print(line)
     return 0
