@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 from critic.analyze.record import AnalysisRecord, finish, new_record
 from critic.core.errors import BadImage, ModelNotFound, UsageError
 from critic.core.images import iter_image_paths, load_image
+from critic.core.names import safe_name
 from critic.core.perspectives import compose_question, expand_aspects
 from critic.core.store import JsonlLog, output_lock
 from critic.engine.base import Settings
@@ -121,7 +122,7 @@ class AnalyzeJob:
 
         parts = []
         for n, r in enumerate(done):
-            name = Path(r["image"]["path"]).name
+            name = safe_name(Path(r['image']['path']).name)
             if self.fmt == "markdown":
                 parts.append(self._markdown(r))
             else:
@@ -184,7 +185,7 @@ class AnalyzeJob:
                 image = load_image(path)
             except BadImage as err:
                 failed += 1
-                print(f"critic: error: {err}", file=sys.stderr)
+                print(f"critic: error: {safe_name(err)}", file=sys.stderr)
                 continue
             facts = measure(image.image)
             if self.fmt == "json":
@@ -207,10 +208,10 @@ class AnalyzeJob:
         if self.fmt == "markdown":  # unwrapped: a Markdown file must not depend on the terminal's width
             from critic.analyze.handout import facts_markdown
 
-            print(facts_markdown(image.path.name, facts))
+            print(facts_markdown(safe_name(image.path.name), facts))
             return
         if measured_only:
-            console.print(Rule(f"{image.path.name} — measured, no model installed"))
+            console.print(Rule(f"{safe_name(image.path.name)} — measured, no model installed"))
         console.print(render_facts(facts, colour=console.color_system is not None))
 
     # -- with a model -------------------------------------------------------------------
@@ -266,7 +267,7 @@ class AnalyzeJob:
                 if self.fmt != "json":
                     self._write_document(records)
                 saved = sum(1 for r in records if r.get("status") == "ok")
-                print(f"critic: interrupted: {saved} results are saved in {self.out}; run the same command again "
+                print(f"critic: interrupted: {saved} results are saved in {safe_name(self.out)}; run the same command again "
                       "to continue where it stopped", file=sys.stderr)
             raise
         finally:
@@ -274,7 +275,7 @@ class AnalyzeJob:
                 progress.stop()
         if log:
             print(f"critic: {total - skipped - failed} analysed, {skipped} already done, "
-                  f"{failed} failed → {self.out}", file=sys.stderr)
+                  f"{failed} failed → {safe_name(self.out)}", file=sys.stderr)
         if failed:
             print(f"critic: {failed} of {total} analyses failed", file=sys.stderr)
         return 1 if failed else 0
@@ -303,7 +304,7 @@ class AnalyzeJob:
         try:
             image = load_image(path)
         except BadImage as err:
-            print(f"critic: error: {err}", file=sys.stderr)
+            print(f"critic: error: {safe_name(err)}", file=sys.stderr)
             yield AnalysisRecord(key="", image={"path": str(path)}, question=self.questions[0], prompt="",
                                  settings=self.settings.to_dict(), status="error", error=str(err),
                                  model=engine.info.to_dict()), None
@@ -357,7 +358,7 @@ class AnalyzeJob:
         from rich.rule import Rule
 
         if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1:
-            title = f"{image.path.name} — {engine.info.name} {engine.info.quantization}".strip()
+            title = f"{safe_name(image.path.name)} — {engine.info.name} {engine.info.quantization}".strip()
             console.print(Rule(title if len(self.questions) == 1 else f"{title} — {question}"))
 
     def _show(self, console, engine, record: AnalysisRecord, image, facts, flags, question: str) -> None:
@@ -383,8 +384,8 @@ class AnalyzeJob:
     def _markdown(self, record: dict) -> str:
         """One analysis as Markdown, from its record."""
         model, image, settings = record.get("model") or {}, record["image"], record.get("settings") or {}
-        lines = [f"# Formal analysis — {Path(image['path']).name}", "",
-                 f"- **Image:** `{image['path']}` ({image['width']}×{image['height']}, sha256 `{image['sha256'][:16]}…`)",
+        lines = [f"# Formal analysis — {safe_name(Path(image['path']).name)}", "",
+                 f"- **Image:** `{safe_name(image['path'])}` ({image['width']}×{image['height']}, sha256 `{image['sha256'][:16]}…`)",
                  f"- **Model:** {model.get('name', '')} {model.get('quantization', '')}".rstrip(),
                  f"- **Question:** {record['question']}"]
         if settings.get("temperature"):

@@ -14,6 +14,7 @@ import sys
 from critic import __version__
 from critic.cli.examples import add_examples
 from critic.core.errors import CriticError
+from critic.core.names import safe_name
 
 VERBS: tuple[str, ...] = ("analyze", "chat", "gallery", "report", "facts", "models", "cache", "convert", "train",
                           "annotate", "eval")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except CriticError as err:
-        print(f"critic: error: {err}", file=sys.stderr)
+        print(f"critic: error: {safe_name(err)}", file=sys.stderr)  # one line, whatever names it holds
         return err.exit_code
     except KeyboardInterrupt:
         print("critic: interrupted", file=sys.stderr)

@@ -29,6 +29,7 @@ def print_history(history) -> int:
     """One line per saved conversation, the most recent first, and a line that tells it apart."""
     from pathlib import Path
 
+    from critic.core.names import safe_name
     from critic.core.perspectives import DEFAULT_QUESTION
 
     rows = history.list(skip_question=DEFAULT_QUESTION)
@@ -40,8 +41,9 @@ def print_history(history) -> int:
         when = row.updated[:16].replace("T", " ")
         turns = f"{row.turns} turn" + ("" if row.turns == 1 else "s")
         preview = row.first_question or f"the overall analysis of {Path(row.image_path).name}, {when[:10]}"
+        preview = safe_name(preview)
         preview = preview if len(preview) <= 70 else preview[:69] + "…"
-        print(f"{row.id:>5}  {when:<16}  {turns:<8}  {row.model:<14} {row.image_path}\n       “{preview}”")
+        print(f"{row.id:>5}  {when:<16}  {turns:<8}  {row.model:<14} {safe_name(row.image_path)}\n       “{preview}”")
     print("`critic chat --resume ID` continues one")
     return 0
 

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure each image; a bad one is reported on stderr and the others still measured."""
     from critic.core.errors import BadImage, UsageError
     from critic.core.images import iter_image_paths, load_image
+    from critic.core.names import safe_name
     from critic.facts import facts_paragraph, measure
     from critic.facts.palette import MAX_K
     from critic.facts.working import WORK_SIDE
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         except BadImage as err:
             if len(paths) == 1:
                 raise
-            print(f"critic: error: {err}", file=sys.stderr)
+            print(f"critic: error: {safe_name(err)}", file=sys.stderr)
             failed = err
             continue
         facts = measure(loaded.image, k=args.k)
@@ -60,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
             record = {"path": str(path), **facts.to_dict(), "paragraph": facts_paragraph(facts)}
             print(json.dumps(record, ensure_ascii=False), flush=True)
         else:
-            console.print(render_facts(facts, title=str(path), colour=console.color_system is not None))
+            console.print(render_facts(facts, title=safe_name(path), colour=console.color_system is not None))
     return failed.exit_code if failed else 0

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from critic.core.errors import BadImage
 from critic.core.images import LoadedImage, load_image
+from critic.core.names import safe_name
 from critic.engine.base import TurnRecord
 from critic.facts.measure import Facts, measure
 from critic.gallery.facts_io import facts_from_dict
@@ -32,13 +33,13 @@ def _painting(path: str, sha256: str, records: list[dict], base: Path | None = N
     try:
         loaded = load_image(_locate(path, base))
         if sha256 and loaded.sha256 != sha256:
-            problem = (f"{path} has changed since it was analysed (its sha256 differs): the picture is left out "
-                       "and the facts are those recorded with the analysis")
+            problem = (f"{safe_name(path)} has changed since it was analysed (its sha256 differs): the picture is "
+                       "left out and the facts are those recorded with the analysis")
         else:
             image, size = loaded.image, loaded.original_size
             facts = measure(loaded.image)
     except BadImage as err:
-        problem = f"the picture is not shown: {err}"
+        problem = f"the picture is not shown: {safe_name(err)}"
     if facts is None:
         for record in records:
             try:
@@ -54,7 +55,7 @@ def _painting(path: str, sha256: str, records: list[dict], base: Path | None = N
                         r.get("settings") or {}, marks_for(r.get("analysis") or "", facts, r.get("flags") or ()),
                         r.get("note") or "", bool(r.get("partial")), r.get("created"))
                 for r in records]
-    return PaintingReport(Path(path).name, path, sha256, image, facts, readings, problem, size)
+    return PaintingReport(safe_name(Path(path).name), safe_name(path), sha256, image, facts, readings, problem, size)
 
 
 def from_records(records: Sequence[dict], base: Path | None = None) -> tuple[list[PaintingReport], int]:
@@ -91,7 +92,8 @@ def conversation_report(image: LoadedImage | None, facts: Facts | None, turns: S
         facts = measure(image.image)
     readings = [Reading(t.question, t.answer, model, {**settings, **({"seed": t.seed} if t.seed is not None else {})},
                         marks_for(t.answer, facts), partial=t.partial) for t in turns]
-    painting = PaintingReport(image.path.name if image else "no painting", str(image.path) if image else "",
+    painting = PaintingReport(safe_name(image.path.name) if image else "no painting",
+                              safe_name(image.path) if image else "",
                               image.sha256 if image else "", image.image if image else None, facts, readings,
                               "" if image else "the painting was not open", image.original_size if image else None)
     return render_page(title, [painting], note)

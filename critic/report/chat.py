@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from critic.core.names import safe_name
 from critic.report.build import conversation_report
 
 
@@ -12,7 +13,7 @@ def conversation_html(conversation) -> str:
     header = conversation.header()
     painting = conversation.painting
     model = {"name": header.model, "quantization": header.quantization, "sha256": header.model_sha256}
-    name = Path(header.image_path).name if header.image_path else "no painting"
+    name = safe_name(Path(header.image_path).name) if header.image_path else "no painting"
     number = conversation.id
     note = f"critic chat conversation {number} (`critic chat --resume {number}`)" if number is not None else "critic chat"
     return conversation_report(painting.image if painting else None, painting.facts if painting else None,

@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 
 from critic.core.errors import BadImage, CriticError
 from critic.core.images import load_image
+from critic.core.names import safe_name
 from critic.core.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES, perspective
 from critic.core.store import write_atomic
 from critic.engine.base import Settings, TurnRecord
@@ -209,12 +210,12 @@ class ChatApp(App[int]):
             if self.history is not None:
                 self.history.move_image(saved.id, painting.image.path.resolve())
             saved.image_path = str(painting.image.path.resolve())
-            self.notify(f"the conversation continues with {painting.image.path}", timeout=6)
+            self.notify(f"the conversation continues with {safe_name(painting.image.path)}", timeout=6)
         elif saved is None and orphan is not None:
-            self.notify(f"{painting.image.path.name} is not this conversation's painting (its sha256 differs): "
+            self.notify(f"{safe_name(painting.image.path.name)} is not this conversation's painting (its sha256 differs): "
                         "a new conversation starts about it", severity="warning", timeout=12)
         elif saved is not None and painting.image.sha256 != saved.image_sha256:
-            self.notify(f"{painting.image.path.name} has changed since this conversation; the earlier answers "
+            self.notify(f"{safe_name(painting.image.path.name)} has changed since this conversation; the earlier answers "
                         "were about the old file", severity="warning", timeout=12)
         await self._start_conversation(painting, saved)
 
@@ -236,7 +237,7 @@ class ChatApp(App[int]):
             chat.scroll_end(animate=False)
         self.status.tokens_per_second = None
         self.status.context_used = self.status.context_size = 0
-        self.sub_title = painting.image.path.name if painting else ""
+        self.sub_title = safe_name(painting.image.path.name) if painting else ""
 
     def _resume(self, conversation_id: int) -> None:
         try:

@@ -17,6 +17,7 @@ except (ZeroDivisionError, OSError, ValueError):
     get_cell_size._result = CellSize(10, 20)
 from textual_image.widget import Image as AutoImage  # noqa: E402
 
+from critic.core.names import safe_name
 from critic.facts.measure import Facts
 from critic.facts.render import palette_strip, value_bar
 from critic.tui.conversation import Painting
@@ -31,7 +32,7 @@ def file_facts(painting: Painting) -> str:
         weight = f" · {size / 1e6:.1f} MB" if size >= 1e6 else f" · {max(1, round(size / 1e3))} kB"
     except OSError:
         weight = ""
-    return f"{image.path.name}\n{width}×{height} px · {image.format}{weight}"
+    return f"{safe_name(image.path.name)}\n{width}×{height} px · {image.format}{weight}"
 
 
 class PaletteStrip(Widget):

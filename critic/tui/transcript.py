@@ -33,13 +33,13 @@ def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id
                 saved_at: datetime | None = None) -> str:
     """The whole conversation as a Markdown document."""
     saved_at = saved_at or datetime.now(timezone.utc)
-    name = Path(header.image_path).name
+    name = safe_name(Path(header.image_path).name)
     settings = ", ".join(f"{key} {value}" for key, value in header.settings.items()) or "defaults"
     model = f"{header.model} ({header.quantization})" if header.quantization else header.model
     lines = [
         f"# Conversation about {name}",
         "",
-        f"- Painting: `{header.image_path}`",
+        f"- Painting: `{safe_name(header.image_path)}`",
         f"- Painting sha256: `{header.image_sha256}`",
         f"- Model: {model}",
     ]
