@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from critic.core.names import safe_name
 from critic.engine.base import TurnRecord
 from critic.facts.check import Flag
 from critic.history import Provenance
