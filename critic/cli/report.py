@@ -24,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from critic.core.errors import UsageError
-    from critic.core.store import read_jsonl, write_atomic
+    from critic.core.names import safe_name
+    from critic.core.store import write_atomic
     from critic.report import records_report
+    from critic.report.records import read_results
 
     out = Path(args.html)
     if out.is_dir():
@@ -35,16 +37,18 @@ def run(args: argparse.Namespace) -> int:
         path = Path(name)
         if not path.is_file():
             raise UsageError(f"{path}: no such results file (`critic analyze DIR --out {path.name}` writes one)")
-        found = read_jsonl(path)
-        if path.stat().st_size and not any(isinstance(r, dict) and "key" in r for r in found):
+        found = read_results(path)
+        if path.stat().st_size and not found.keyed:
             raise UsageError(f"{path}: not a file of critic analyze results (JSON lines)")
-        records += found
+        for note in found.notes:  # a damaged or edited record: the others still make the report
+            print(f"critic: note: {safe_name(note)}", file=sys.stderr)
+        records += found.records
     html, shown, failed = records_report(records, args.title, ", ".join(Path(n).name for n in args.results),
                                          base=Path(args.results[0]).resolve().parent)
     if not shown:
         raise UsageError("no finished analyses to report in " + ", ".join(args.results))
     write_atomic(out, html)
     size = len(html.encode())
-    print(f"critic: {shown} painting{'s' if shown != 1 else ''} → {out} ({size / 1e6:.1f} MB)"
+    print(f"critic: {shown} painting{'s' if shown != 1 else ''} → {safe_name(out)} ({size / 1e6:.1f} MB)"
           + (f"; {failed} failed analyses left out" if failed else ""), file=sys.stderr)
     return 0
