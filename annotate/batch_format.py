@@ -71,6 +71,8 @@ def read_result(row: dict[str, Any]) -> Result:
     if isinstance(error, dict) and error:
         code = str(error.get("code") or "error")
         return Result(ident, error=f"{code}: {error.get('message') or ''}".strip(), unfinished=code in UNFINISHED)
+    if error and not isinstance(error, dict):  # vllm run-batch may give a bare message
+        return Result(ident, error=" ".join(str(error).split())[:300])
     response = row.get("response")
     if not isinstance(response, dict):
         return Result(ident, error="the result line has no response")

@@ -95,3 +95,20 @@ def test_import_refuses_results_of_another_folder(world, server, capsys, monkeyp
     assert main(["annotate", "import", str(world / "files"), str(stray)]) == 9
     assert "none of the 1 results" in capsys.readouterr().err
     assert main(["annotate", "import", str(world / "files"), str(world / "nope.jsonl")]) == 9
+
+
+def test_result_lines_of_each_shape_are_read():
+    from critic.annotate.batch_format import read_result
+
+    ok = {"id": "b1", "custom_id": "c", "error": None, "response": {"status_code": 200, "request_id": "r", "body": {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "text"}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1}}}}
+    assert read_result(ok) == read_result({**ok, "id": "other"})
+    assert (read_result(ok).text, read_result(ok).tokens_in, read_result(ok).tokens_out) == ("text", 3, 1)
+    http = {"custom_id": "c", "response": {"status_code": 429, "body": {"error": {"message": "slow  down"}}}}
+    assert read_result(http).error == "HTTP 429: slow down" and not read_result(http).unfinished
+    expired = {"custom_id": "c", "response": None, "error": {"code": "batch_expired", "message": "not run"}}
+    assert read_result(expired).unfinished and read_result(expired).text is None
+    assert read_result({"custom_id": "c", "response": None, "error": "engine died"}).error == "engine died"
+    empty = {"custom_id": "c", "response": {"status_code": 200, "body": {"choices": []}}}
+    assert "no text content" in read_result(empty).error
