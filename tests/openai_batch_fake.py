@@ -172,12 +172,16 @@ class BatchFake:
             self._count += 1
             return f"{prefix}-{self._count:04d}"
 
-    def _file(self, file_id: str) -> Upload:
+    def _find(self, table: dict[str, Any], ident: str) -> Any:
+        """A file or batch by id; LookupError (HTTP 404) when there is none."""
         with self._lock:
-            found = self.files.get(file_id)
+            found = table.get(ident)
         if found is None:
-            raise LookupError(f"no file {file_id}")
+            raise LookupError(f"no such object: {ident}")
         return found
+
+    def _file(self, file_id: str) -> Upload:
+        return self._find(self.files, file_id)
 
     def _upload(self, content_type: str, raw: bytes) -> dict[str, Any]:
         message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
@@ -229,11 +233,7 @@ class BatchFake:
                 "has_more": len(newest_first) > limit}
 
     def _batch(self, batch_id: str) -> FakeBatch:
-        with self._lock:
-            found = self.batches.get(batch_id)
-        if found is None:
-            raise LookupError(f"no batch {batch_id}")
-        return found
+        return self._find(self.batches, batch_id)
 
     def _cancel(self, batch_id: str) -> dict[str, Any]:
         self._log("batches.cancel", batch_id)

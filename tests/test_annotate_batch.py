@@ -182,10 +182,10 @@ def test_a_batch_that_fails_validation_is_sent_again(world, server):
 
 def test_files_are_split_at_the_line_and_byte_limits(world, server):
     fake = server.batch_api
-    fake.max_lines = 4  # the fake fails any batch over its limits, as the service does
-    execute(config(world, "by_lines", batch_max_lines=4))
-    assert [len(f.lines()) for f in fake.uploaded[:2]] == [4, 2]
-    assert max(len(f.lines()) for f in fake.uploaded) == 4
+    fake.max_lines = 2  # the fake fails any batch over its limits, as the service does
+    execute(config(world, "by_lines", batch_max_lines=2, limit=3))
+    assert [len(f.lines()) for f in fake.uploaded[:2]] == [2, 1]  # the three knowledge requests
+    assert max(len(f.lines()) for f in fake.uploaded) == 2
     assert all(b.status == "completed" for b in fake.batches.values())
 
     longest = max(len(line) for f in fake.uploaded for line in f.data.splitlines(keepends=True))
@@ -193,11 +193,11 @@ def test_files_are_split_at_the_line_and_byte_limits(world, server):
     fake.max_bytes = limit
     fake.max_lines = 50_000
     mark = len(fake.uploaded)
-    execute(config(world, "by_bytes", batch_max_bytes=limit))
+    execute(config(world, "by_bytes", batch_max_bytes=limit, limit=3))
     made = fake.uploaded[mark:]
     assert all(len(f.data) <= limit for f in made)
     picks = [len(f.lines()) for f in made if f.filename.startswith("picks")]  # the longest requests
-    assert sum(picks) == 10 and max(picks) == 2 and len(made) > 7
+    assert picks == [2, 1, 2, 1]
     assert all(b.status == "completed" for b in fake.batches.values())
     assert exports(world / "by_lines") == exports(world / "by_bytes")
 
