@@ -6,8 +6,9 @@ paintings, which live outside the repository:
     python bench/facts_on_paintings.py [FOLDER]     # default: ../shared/paintings
 
 It prints each painting's key, temperature, colourfulness and largest colour families, then
-what a viewer would expect of each (OK or DIFFERS), then the claim checker on thirteen
-labelled claims about them, which count with its tuning set.
+what a viewer would expect of each and of the names of its colours (OK or DIFFERS), its
+swatches and accents, then the claim checker on thirteen labelled claims about them, which
+count with its tuning set.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ EXPECTED = [
      and any(s.family == "blue" for s in f.palette.swatches)),
     ("hat", "more colourful than the wave, less than the Scream",
      lambda f: True),  # compared below, across paintings
+]
+# What the colours are called (tests/test_colour_names.py holds the colours measured here as literals).
+NAMES = [
+    ("starry", "the moon and stars are named a yellow (pale yellow), no accent is a beige or a brown",
+     lambda f: any(s.name == "pale yellow" for s in f.palette.swatches)
+     and not {a.family for a in f.accents} & {"brown", "cream"}),
+    ("wave", "the paper-coloured ground is a light neutral: the largest family, and no browns above 5%",
+     lambda f: f.palette.families[0].family == "cream"
+     and all(x.share < 0.05 for x in f.palette.families if x.family == "brown")),
+    ("hat", "no swatch of a visible hue is called a plain grey (C* 6 and above)",
+     lambda f: all(s.family not in ("grey",) or (s.lab[1] ** 2 + s.lab[2] ** 2) ** 0.5 < 6
+                   for s in f.palette.swatches)),
 ]
 
 # (painting, kind, claim, contradicted by the painting)
@@ -72,6 +85,12 @@ def main(folder: Path) -> int:
         print(f"{'OK     ' if holds(facts[key]) else 'DIFFERS'} {key}: {words}")
     m = {key: f.colour.colourfulness for key, f in facts.items()}
     print(f"{'OK     ' if m['wave'] < m['hat'] < m['scream'] else 'DIFFERS'} hat: {EXPECTED[3][1]}")
+    for key, words, holds in NAMES:
+        print(f"{'OK     ' if holds(facts[key]) else 'DIFFERS'} {key}: {words}")
+    print()
+    for key, f in facts.items():
+        print(f"{key:7} " + ", ".join(f"{s.name} {s.hex} {s.share:.0%}" for s in f.palette.swatches)
+              + "".join(f"; accent {a.name} {a.hex} {a.share:.1%}" for a in f.accents))
     print()
     tp = fp = fn = tn = 0
     for key, kind, claim, contradicted in CLAIMS:

@@ -19,10 +19,13 @@ degrees (red ≈ 40, orange ≈ 60, yellow ≈ 100, green ≈ 135, cyan ≈ 195,
 violet ≈ 310, magenta ≈ 330).
 
 Palette
-    Every pixel takes the nearest name in the name table (`critic.facts.colour_names`: 49
-    painters' names such as ochre, ultramarine, umber, each with a reference sRGB colour and
-    one of the eleven basic colour families), nearest by straight-line distance in Oklab, a
-    perceptual space better than CIELAB for this. Each of the *swatches* is one name: its
+    Every pixel takes a name (`critic.facts.colour_names`), by rules in L*, C* and h: a neutral
+    (black, charcoal, greys, white) below C* 5; a light neutral (cream, beige, greyish beige:
+    family "cream", "light neutrals/creams") when light (L* ≥ 64), warm (h 30–115) and below
+    C* 22; a greyish hue ("greyish mauve", "dark greyish blue") below C* 14, in its hue's family;
+    else the nearest, hue first, of 44 painters' names such as ochre, ultramarine, umber, each
+    with a reference sRGB colour. Every name has a family: one of the eleven basic colour terms,
+    or "cream". Each of the *swatches* is one name: its
     *share* is the fraction of pixels that took it, its colour (*rgb*, *hex*, *lab*) the mean of
     those pixels. Automatic k: every
     name covering at least 4% of the canvas, at most 8 (and at least one); `k=N` gives the N

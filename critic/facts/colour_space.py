@@ -1,12 +1,10 @@
-"""sRGB to CIELAB (D65) and to Oklab, in numpy.
+"""sRGB to CIELAB (D65), in numpy.
 
 Written here rather than taken from a library because the light core allows only Pillow and
 numpy: Pillow's own LAB mode (ImageCms) rounds L*, a* and b* to 8 bits and uses the D50
 white of ICC profiles, while these few formulas are exact and take a few milliseconds on a
-working copy of a painting. Formulas: IEC 61966-2-1 (sRGB), CIE 15 (CIELAB), Ottosson (2020)
-for Oklab. CIELAB gives the measures their familiar scales (L* 0–100, chroma C*, hue angle);
-Oklab, where straight-line distance follows seen difference closely and hue stays constant
-along lines of constant hue (no blue-to-purple drift), is where colours are named.
+working copy of a painting. Formulas: IEC 61966-2-1 (sRGB), CIE 15 (CIELAB). CIELAB gives
+the measures and the colour names their familiar scales (L* 0–100, chroma C*, hue angle).
 """
 
 from __future__ import annotations
@@ -58,28 +56,3 @@ def chroma_hue(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CIE LCh chroma C* and hue angle h (degrees, 0–360) of Lab values."""
     a, b = lab[..., 1], lab[..., 2]
     return np.hypot(a, b), np.degrees(np.arctan2(b, a)) % 360.0
-
-
-# Oklab (Ottosson, 2020): linear sRGB -> LMS, cube root, -> L, a, b.
-_LINEAR_TO_LMS = np.array(
-    [
-        [0.4122214708, 0.5363325363, 0.0514459929],
-        [0.2119034982, 0.6806995451, 0.1073969566],
-        [0.0883024619, 0.2817188376, 0.6299787005],
-    ],
-    dtype=np.float32,
-)
-_LMS_TO_OKLAB = np.array(
-    [
-        [0.2104542553, 0.7936177850, -0.0040720468],
-        [1.9779984951, -2.4285922050, 0.4505937099],
-        [0.0259040371, 0.7827717662, -0.8086757660],
-    ],
-    dtype=np.float32,
-)
-
-
-def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
-    """Oklab of 8-bit sRGB values, any leading shape, last axis 3; float32 (L in 0..1)."""
-    linear = _LINEAR.astype(np.float32)[np.asarray(rgb).astype(np.uint8)]
-    return np.cbrt(linear @ _LINEAR_TO_LMS.T) @ _LMS_TO_OKLAB.T

@@ -10,8 +10,15 @@ MEASURED_LABEL = "Measured from the image, not written by a model"
 _PLURAL = {
     "black": "blacks", "white": "whites", "grey": "greys", "red": "reds", "orange": "oranges",
     "yellow": "yellows", "green": "greens", "blue": "blues", "purple": "purples", "pink": "pinks",
-    "brown": "browns",
+    "brown": "browns", "cream": "light neutrals/creams",
 }
+
+
+def family_words(facts: Facts, family: str) -> str:
+    """A family in the plural ("blues"); "greyish blues" when every listed swatch of it is a greyish name."""
+    names = [s.name for s in facts.palette.swatches if s.family == family]
+    plural = _PLURAL.get(family, family)
+    return f"greyish {plural}" if names and all("greyish" in name for name in names) else plural
 
 
 def _pct(share: float) -> str:
@@ -101,7 +108,7 @@ def facts_paragraph(facts: Facts) -> str:
     if palette.families:
         top = palette.families[0]
         named = [f"{s.name} ({_pct(s.share)})" for s in palette.swatches[:3]]
-        lead = f"{_PLURAL.get(top.family, top.family).capitalize()} cover {_pct(top.share)} of the canvas"
+        lead = f"{family_words(facts, top.family).capitalize()} cover {_pct(top.share)} of the canvas"
         sentences.append(f"{lead}; the largest named colours are {_list(named)}.")
     if facts.accents:
         sentences.append(f"Vivid accents stand out from them: {_list(accent_phrases(facts))}.")
@@ -121,7 +128,7 @@ def grounding_summary(facts: Facts) -> str:
     """A compact block of measured facts to put before a question (`--ground`)."""
     value, colour, comp, palette = facts.value, facts.colour, facts.composition, facts.palette
     swatches = ", ".join(f"{s.name} {_pct(s.share)}" for s in palette.swatches[:4])
-    families = ", ".join(f"{_PLURAL.get(f.family, f.family)} {_pct(f.share)}" for f in palette.families[:3])
+    families = ", ".join(f"{family_words(facts, f.family)} {_pct(f.share)}" for f in palette.families[:3])
     lines = comp.lines.dominant if comp.lines.dominant not in ("none", "mixed") else "no single"
     accents = f" Vivid accents: {', '.join(accent_phrases(facts))}." if facts.accents else ""
     parts = [

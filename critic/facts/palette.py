@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from critic.facts.colour_names import COLOUR_NAMES, name_indices_rgb
+from critic.facts.colour_names import COLOUR_NAMES, CREAM, name_indices_rgb
 from critic.facts.colour_space import chroma_hue, srgb_to_lab
 from critic.facts.records import Accent, FamilyShare, Palette, Swatch
 from critic.facts.working import rounded
@@ -21,7 +21,8 @@ MAX_K = 12
 ACCENT_CHROMA = 30.0
 ACCENT_MIN_SHARE = 0.005
 ACCENT_MAX = 6
-NEUTRAL_FAMILIES = frozenset({"grey", "black", "white"})
+NEUTRAL_FAMILIES = frozenset({"grey", "black", "white", CREAM})
+"""Families without a hue to speak of: never an accent, never a painting's dominant hue."""
 
 
 def measure_accents(rgb: np.ndarray, lab: np.ndarray, palette: Palette) -> tuple[Accent, ...]:
@@ -49,11 +50,11 @@ def measure_accents(rgb: np.ndarray, lab: np.ndarray, palette: Palette) -> tuple
 
 def measure_palette(rgb: np.ndarray, k: int | None) -> Palette:
     """The `k` named colours covering most canvas (None: by MIN_SWATCH_SHARE), and every family's share."""
-    # Every pixel takes its nearest name (Oklab, via a 32³ lookup of sRGB cells), and the palette is the names that cover the
-    # most canvas, each shown as the mean colour of its pixels. This was chosen over k-means
+    # Every pixel takes its name (`critic.facts.colour_names`, via a 32³ lookup of sRGB cells), and the palette is the
+    # names that cover the most canvas, each shown as the mean colour of its pixels. This was chosen over k-means
     # (in CIELAB) and over Pillow's quantize (median cut in RGB): a painting's colours run into
     # each other, so any clustering draws its borders somewhere arbitrary, and k-means moved
-    # them, and so the names, under a JPEG re-encode or a resize; the name table is a fixed
+    # them, and so the names, under a JPEG re-encode or a resize; the names are a fixed
     # partition of colour space, so only pixels on a border can move and the shares barely do.
     flat = rgb.reshape(-1, 3)
     index = name_indices_rgb(flat).astype(np.int64)
