@@ -130,7 +130,7 @@ def spending(store: AnswerStore, providers: Providers) -> dict[str, dict[str, An
         if row["status"] != "ok":
             entry["last_error"] = row["error"]
         entry["tries"] += row["tries"]
-        entry["batched"] += row["via"] != "live"
+        entry["batched"] += row["status"] == "ok" and row["via"] != "live"  # answers that came in batches
         entry["tokens_in"] += row["tokens_in"]
         entry["tokens_out"] += row["tokens_out"]
         provider = providers.by_name.get(row["provider"])
