@@ -99,4 +99,7 @@ def test_history_listing_transcripts_and_reports_escape_names(critic_home, named
                 "analysis": "a"} for path in named]
     html, shown, _ = records_report(records)
     assert shown == 2 and not _raw(html) and safe_name(named[1].name) in html
+    from critic.gallery.catalog import Entry
+
+    assert [Entry(path).name for path in named] == [safe_name(path.name) for path in named]  # the gallery's tiles
     assert json.dumps(safe_name(named[0].name))  # plain text, fit for any output

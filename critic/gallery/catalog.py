@@ -23,6 +23,7 @@ from PIL import Image
 
 from critic.core.errors import BadImage
 from critic.core.images import file_sha256, iter_image_paths, load_image
+from critic.core.names import safe_name
 from critic.core.paths import cache_dir as paths_cache_dir
 from critic.core.store import write_atomic
 from critic.facts.measure import MEASURING_MODULES, Facts, measure
@@ -71,7 +72,8 @@ class Entry:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The file's name as shown: control characters escaped (critic.core.names)."""
+        return safe_name(self.path.name)
 
 
 def scan(folder: Path) -> list[Entry]:
@@ -124,7 +126,7 @@ class GalleryCache:
         try:
             entry.sha256 = file_sha256(entry.path)
         except OSError as err:
-            entry.error = f"{entry.path}: cannot be read ({err.strerror or err})"
+            entry.error = f"{safe_name(entry.path)}: cannot be read ({err.strerror or err})"
             return entry
         hit = self.load(entry.sha256)
         if hit is not None:
@@ -135,7 +137,7 @@ class GalleryCache:
             # A JPEG decodes at 1/2–1/8 scale straight away: the facts run on 320 px anyway.
             image = load_image(entry.path, draft=2 * WORK_SIDE)
         except BadImage as err:
-            entry.error = str(err)
+            entry.error = safe_name(err)
             return entry
         entry.facts = measure(image.image)
         thumb = image.image.copy()
