@@ -116,6 +116,13 @@ class _Cursor:
         self.pos += length
         return data
 
+    def name(self, what: str) -> str:
+        """A key's or a tensor's name: a string that must be UTF-8."""
+        try:
+            return self.string(what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Damaged(f"{what} is not UTF-8") from None
+
 
 def _scalar_formats() -> dict[int, str]:
     from gguf import GGUFValueType as T
@@ -170,10 +177,7 @@ def _read_tensor_infos(cursor: _Cursor, count: int) -> list[tuple[str, tuple[int
     infos = []
     seen = set()
     for index in range(count):
-        try:
-            name = cursor.string(f"the name of tensor {index}").decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Damaged(f"the name of tensor {index} is not UTF-8") from None
+        name = cursor.name(f"the name of tensor {index}")
         if name in seen:
             raise _Damaged(f"tensor {name} appears twice")
         seen.add(name)
@@ -217,10 +221,7 @@ def _parse(buffer, size: int) -> tuple[dict, dict, dict]:
     fields: dict[str, Any] = {}
     types: dict[str, str] = {}
     for index in range(kv_count):
-        try:
-            key = cursor.string(f"the name of key {index}").decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Damaged(f"the name of key {index} is not UTF-8") from None
+        key = cursor.name(f"the name of key {index}")
         if key in fields:
             raise _Damaged(f"key '{key}' appears twice")
         value_type = cursor.u32(f"the type of '{key}'")
