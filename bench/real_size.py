@@ -1,0 +1,312 @@
+"""GalleryGPT at its real size on this machine: conversion, the first answer by part, decode against the
+memory bandwidth, memory against the files, the cache, chat, and the stock handler — in one run.
+
+    python bench/real_size.py                       # builds the release-layout 7B once (bench/release_7b.py)
+    python bench/real_size.py --old-route           # also the F16-file-then-quantize conversion, for the ratio
+    python bench/real_size.py --aspects             # also --aspect all against nine separate runs (long)
+    python bench/real_size.py --tokens 64 --json real_size.json
+
+Every measurement runs in its own process (peak RSS from the kernel's accounting of that child,
+`os.wait4`), one after another. Conversion: wall time, peak RSS, the disk the work folder took
+at its fullest (sampled every 0.2 s), and input bytes per second. Analysis (Q4_K_M, exact
+layout, critic's default threads, prefix cache off unless said): the first question's time to
+the first token split into the two CLIP encodes, the LLM over the 576 image positions and the
+text prefill; decode tokens/s against the bound the memory bandwidth sets (the LLM file read
+once a token, at the bandwidth measured here with the same number of threads); peak RSS
+against files + KV cache. Both sides of every ratio count the same tokens from the same points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic import QUESTION, painting  # noqa: E402
+
+GB = 1e9
+FOLLOW_UP = "Where is the light coming from?"
+
+
+def run_child(args: list[str], env: dict | None = None, watch: Path | None = None) -> dict:
+    """Run this script with `args` in a child; its JSON line, with wall seconds, peak RSS and (when
+    `watch` is given) the most disk that folder took while it ran."""
+    peak_disk = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            try:
+                peak_disk[0] = max(peak_disk[0], sum(p.stat().st_size for p in watch.rglob("*") if p.is_file()))
+            except OSError:
+                pass
+
+    sampler = threading.Thread(target=sample, daemon=True) if watch else None
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    if sampler:
+        sampler.start()
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    stop.set()
+    if status:
+        raise SystemExit(f"child {args} failed (status {status})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3))
+    if watch:
+        result["peak_disk_gb"] = round(peak_disk[0] / GB, 3)
+    return result
+
+
+# -- children ------------------------------------------------------------------------------------
+
+def child_convert(src: Path, out: Path, route: str) -> dict:
+    from critic.convert.pipeline import ConvertConfig, convert
+    from critic.convert.quantize import quantize
+    from critic.core.manifest import Manifest
+
+    config = ConvertConfig(base=str(src / "base"), vision_tower=str(src / "vision-tower"), lora=str(src / "lora"),
+                           out=str(out), quant="Q4_K_M" if route == "stream" else "F16", name="real-size")
+    convert(config, show_progress=False)
+    if route == "old":  # what critic did before: the F16 file, then llama.cpp's quantizer over it
+        manifest = Manifest.read(out)
+        f16 = out / manifest.llm.path
+        quantize(f16, out / "llm.Q4_K_M.gguf", "Q4_K_M")
+        f16.unlink()
+    read = sum(p.stat().st_size for p in src.rglob("*") if p.is_file() and "checkpoint-" not in str(p))
+    return {"input_gb": round(read / GB, 3)}
+
+
+def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
+    """One first question (and a follow-up) through critic's engine in this process."""
+    from critic.core.images import LoadedImage
+    from critic.engine.base import Settings
+    from critic.engine.llama import LlamaEngine
+    from critic.engine.prefix_cache import PrefixCache
+
+    cache = PrefixCache(Path(os.environ["BENCH_CACHE"])) if "cache" in mode else None
+    engine = LlamaEngine.from_folder(folder, use_mmap=mode != "no-mmap", cache=cache)
+    if mode == "one-encode":
+        engine.close()
+        from critic.core.manifest import Manifest
+
+        manifest = Manifest.read(folder)
+        llm, mmproj = manifest.file_paths(folder)
+        engine = LlamaEngine(llm, mmproj, engine.info)
+    picture = painting()
+    session = engine.open_session(LoadedImage(Path("bench.png"), picture, "real-size-bench" if "cache" in mode else "",
+                                              "PNG", picture.size))
+    for _ in session.ask(QUESTION, Settings(max_tokens=tokens)):
+        pass
+    first = session.turns[-1].timings
+    result = {"mode": mode, "runtime": engine.runtime, "load_s": round(engine.load_seconds, 2),
+              "first_token_s": round(first.first_token, 3), "vision_encode_s": round(first.vision_encode, 3),
+              "image_positions_s": round(first.image_encode - first.vision_encode, 3),
+              "text_prefill_s": round(first.prefill, 3), "prefix_restore_s": round(first.prefix_restore, 3),
+              "prompt_tokens": first.prompt_tokens, "generated": first.generated_tokens,
+              "tokens_per_s": round(first.tokens_per_second, 3)}
+    if mode == "exact":
+        for _ in session.ask(FOLLOW_UP, Settings(max_tokens=tokens)):
+            pass
+        result["follow_up_first_token_s"] = round(session.turns[-1].timings.first_token, 3)
+    if "cache" in mode:
+        result["cache_entry_gb"] = round(sum(p.stat().st_size for p in Path(os.environ["BENCH_CACHE"]).rglob("*")
+                                              if p.is_file()) / GB, 3)
+    engine.close()
+    return result
+
+
+def child_stock(folder: Path, tokens: int) -> dict:
+    """The stock Llava15ChatHandler on the same files (one encode, its own prompt and preprocessing)."""
+    from engine_overhead import run_stock
+    from stock import open_stock
+
+    from critic.core.manifest import Manifest
+    from critic.engine.cores import default_threads
+
+    llm, mmproj = Manifest.read(folder).file_paths(folder)
+    llama = open_stock(llm, mmproj, default_threads()[0])
+    first_token, rate = run_stock(llama, painting(), tokens)
+    return {"mode": "stock", "first_token_s": round(first_token, 3), "tokens_per_s": round(rate, 3)}
+
+
+def child_critic_marks(folder: Path, tokens: int) -> dict:
+    """critic's engine with one encode, timed as the stock side is (the sampler's logits marks)."""
+    from engine_overhead import run_critic
+
+    from critic.core.manifest import Manifest
+    from critic.engine.base import ModelInfo
+    from critic.engine.llama import LlamaEngine
+
+    llm, mmproj = Manifest.read(folder).file_paths(folder)
+    engine = LlamaEngine(llm, mmproj, ModelInfo("real-size"))
+    first_token, rate = run_critic(engine, painting(), tokens)
+    return {"mode": "critic-marks", "first_token_s": round(first_token, 3), "tokens_per_s": round(rate, 3)}
+
+
+def child_bandwidth(threads: int, size: int = 2 << 30) -> dict:
+    """Bytes per second `threads` threads read from memory (numpy sums, which let go of the GIL)."""
+    import numpy as np
+
+    data = np.ones(size // 8, dtype=np.float64)
+    parts = np.array_split(data, threads)
+    best = 0.0
+    for _ in range(5):
+        threads_ = [threading.Thread(target=np.sum, args=(part,)) for part in parts]
+        started = time.perf_counter()
+        for t in threads_:
+            t.start()
+        for t in threads_:
+            t.join()
+        best = max(best, data.nbytes / (time.perf_counter() - started))
+    return {"threads": threads, "read_gb_s": round(best / GB, 2)}
+
+
+def child_aspects(folder: Path, tokens: int, separate: bool) -> dict:
+    from critic.cli import main as critic_main
+
+    from critic.core.perspectives import PERSPECTIVES
+
+    image = Path(os.environ["BENCH_IMAGE"])
+    started = time.perf_counter()
+    if separate:
+        for key in PERSPECTIVES:
+            critic_main(["analyze", str(image), "--aspect", key, "--max-tokens", str(tokens), "--no-cache",
+                         "--no-facts", "--format", "json"])
+    else:
+        critic_main(["analyze", str(image), "--aspect", "all", "--max-tokens", str(tokens), "--no-cache",
+                     "--no-facts", "--format", "json"])
+    return {"mode": "nine" if separate else "all", "seconds": round(time.perf_counter() - started, 2)}
+
+
+CHILDREN = {"convert": child_convert, "analyze": child_analyze, "stock": child_stock,
+            "critic-marks": child_critic_marks, "bandwidth": child_bandwidth, "aspects": child_aspects}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("bench-work"))
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--old-route", action="store_true", help="also convert through the F16 file, for the ratio")
+    parser.add_argument("--aspects", action="store_true", help="also --aspect all against nine runs")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        if kind == "convert":
+            result = child_convert(Path(rest[0]), Path(rest[1]), rest[2])
+        elif kind == "analyze":
+            result = child_analyze(Path(rest[0]), int(rest[1]), rest[2])
+        elif kind == "bandwidth":
+            result = child_bandwidth(int(rest[0]))
+        elif kind == "aspects":
+            result = child_aspects(Path(rest[0]), int(rest[1]), rest[2] == "nine")
+        else:
+            result = CHILDREN[kind](Path(rest[0]), int(rest[1]))
+        print(json.dumps(result))
+        return 0
+
+    from release_7b import build
+
+    from critic.core.manifest import Manifest
+    from critic.engine.cores import default_threads
+
+    work = args.work.resolve()
+    src = build(work / "release-7b")
+    report: dict = {"machine": f"{os.cpu_count()} CPUs", "threads": default_threads()}
+    folder = work / "gguf-q4"
+    for route, out in (("stream", folder), *((("old", work / "gguf-old"),) if args.old_route else ())):
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        watch = work / f"convert-{route}"
+        watch.mkdir(exist_ok=True)
+        target = watch / out.name
+        report[f"convert_{route}"] = run_child(["--child", "convert", str(src), str(target), route], watch=watch)
+        target.rename(out)
+        watch.rmdir()
+        print(f"convert ({route}): {json.dumps(report[f'convert_{route}'])}", flush=True)
+    manifest = Manifest.read(folder)
+    files = sum((folder / f.path).stat().st_size for f in manifest.files)
+    llm_bytes = (folder / manifest.llm.path).stat().st_size
+    kv = 2 * 2 * 4096 * 32 * 4096  # F16 K and V, 4096 wide, 32 layers, the default 4096-token context
+    report["files_gb"], report["llm_gb"], report["kv_gb"] = round(files / GB, 3), round(llm_bytes / GB, 3), kv / GB
+    report["bandwidth"] = run_child(["--child", "bandwidth", str(default_threads()[0])])
+    for mode in ("exact", "no-mmap", "one-encode"):
+        report[mode] = run_child(["--child", "analyze", str(folder), str(args.tokens), mode])
+        print(f"{mode}: {json.dumps(report[mode])}", flush=True)
+    cache = work / "bench-cache"
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
+    for mode in ("cache-store", "cache-restore"):
+        report[mode] = run_child(["--child", "analyze", str(folder), str(args.tokens), mode],
+                                 env={"BENCH_CACHE": str(cache)})
+        print(f"{mode}: {json.dumps(report[mode])}", flush=True)
+    for kind in ("critic-marks", "stock"):
+        report[kind] = run_child(["--child", kind, str(folder), str(args.tokens)])
+        print(f"{kind}: {json.dumps(report[kind])}", flush=True)
+    if args.aspects:
+        image = work / "bench.png"
+        painting().save(image)
+        for how in ("all", "nine"):
+            report[f"aspects_{how}"] = run_child(["--child", "aspects", str(folder), "16", how],
+                                                 env={"BENCH_IMAGE": str(image), "CRITIC_HOME": str(work / "home")})
+    summarize(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def summarize(r: dict) -> None:
+    """The ratios, printed last."""
+    exact, bound = r["exact"], r["bandwidth"]["read_gb_s"] * GB / (r["llm_gb"] * GB)
+    print(f"\n{r['machine']}, threads {r['threads']}; LLM file {r['llm_gb']:.2f} GB, all files {r['files_gb']:.2f} GB, "
+          f"KV {r['kv_gb']:.2f} GB at 4096")
+    stream = r["convert_stream"]
+    print(f"convert Q4_K_M: {stream['wall_s']:.0f} s, {stream['input_gb'] / stream['wall_s'] * 1000:.0f} MB/s in; "
+          f"peak RSS {stream['peak_rss_gb']:.2f} GB ({stream['peak_rss_gb'] / stream['input_gb']:.3f}× the input); "
+          f"disk peak {stream['peak_disk_gb']:.2f} GB ({stream['peak_disk_gb'] / r['files_gb']:.3f}× the output)")
+    if "convert_old" in r:
+        old = r["convert_old"]
+        print(f"  through an F16 file: {old['wall_s']:.0f} s, disk peak {old['peak_disk_gb']:.2f} GB; "
+              f"time streamed ÷ F16 route {stream['wall_s'] / old['wall_s']:.3f}")
+    print(f"first question: {exact['first_token_s']:.1f} s to the first token = CLIP {exact['vision_encode_s']:.1f} + "
+          f"image positions {exact['image_positions_s']:.1f} + text {exact['text_prefill_s']:.1f} "
+          f"({exact['prompt_tokens']} prompt positions)")
+    print(f"decode {exact['tokens_per_s']:.2f} tok/s; bandwidth bound {bound:.2f} tok/s "
+          f"({r['bandwidth']['read_gb_s']} GB/s, {r['bandwidth']['threads']} threads): "
+          f"{exact['tokens_per_s'] / bound:.2f} of it")
+    for mode in ("exact", "no-mmap"):
+        m = r[mode]
+        print(f"peak RSS ({mode}): {m['peak_rss_gb']:.2f} GB = {m['peak_rss_gb'] / (r['files_gb'] + r['kv_gb']):.2f}× "
+              f"(files + KV); decode {m['tokens_per_s']:.2f} tok/s")
+    print(f"follow-up ÷ first question, time to first token: "
+          f"{exact['follow_up_first_token_s'] / exact['first_token_s']:.3f}")
+    store, restore = r["cache-store"], r["cache-restore"]
+    print(f"painting seen before ÷ first time: {restore['first_token_s'] / store['first_token_s']:.3f} "
+          f"({restore['first_token_s']:.2f} s, restore {restore['prefix_restore_s']:.2f} s); "
+          f"entry {store['cache_entry_gb'] * 1000:.0f} MB")
+    one = r["one-encode"]
+    print(f"exact ÷ one encode, time to first token: {exact['first_token_s'] / one['first_token_s']:.3f}")
+    marks, stock = r["critic-marks"], r["stock"]
+    print(f"critic (one encode) ÷ stock Llava15ChatHandler: first token "
+          f"{marks['first_token_s'] / stock['first_token_s']:.3f}, tok/s {marks['tokens_per_s'] / stock['tokens_per_s']:.3f}")
+    if "aspects_all" in r:
+        print(f"--aspect all ÷ nine runs: {r['aspects_all']['seconds'] / r['aspects_nine']['seconds']:.3f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
