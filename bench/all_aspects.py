@@ -39,9 +39,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     from critic.core.perspectives import PERSPECTIVES
-    from critic.engine.base import physical_cores
+    from critic.engine.cores import default_threads
 
-    threads = args.threads or physical_cores()
+    threads = default_threads(args.threads)[0]
     work = args.work or Path(tempfile.mkdtemp(prefix="critic-bench-"))
     folder = build_7b_width(work, args.layers)
     home = Path(tempfile.mkdtemp(prefix="critic-home-"))

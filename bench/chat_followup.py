@@ -80,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=2, help="LLM layers at 7B width")
     args = parser.parse_args(argv)
 
-    from critic.engine.base import ModelInfo, physical_cores
+    from critic.engine.base import ModelInfo
+    from critic.engine.cores import default_threads
     from critic.engine.llama import LlamaEngine, silence_llama_logs
 
-    threads = args.threads or physical_cores()
+    threads = default_threads(args.threads)[0]
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)

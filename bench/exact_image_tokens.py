@@ -66,9 +66,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="keep the built model here between runs")
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from critic.engine.base import physical_cores
+    from critic.engine.cores import default_threads
 
-    threads = args.threads or physical_cores()
+    threads = default_threads(args.threads)[0]
     if args.child:
         print(json.dumps(child(Path(args.child[0]), args.child[1], threads)))
         return 0

@@ -48,10 +48,10 @@ def main() -> int:
     parser.add_argument("--work", type=Path)
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from critic.engine.base import physical_cores
+    from critic.engine.cores import default_threads
     from critic.engine.prefix_cache import PrefixCache
 
-    threads = args.threads or physical_cores()
+    threads = default_threads(args.threads)[0]
     if args.child:
         print(json.dumps(child(Path(args.child[0]), Path(args.child[1]), threads)))
         return 0

@@ -16,7 +16,9 @@ from pathlib import Path
 
 def open_stock(llm: Path, mmproj: Path, threads: int):
     """The stock `Llama` on the same files, context, threads and batch sizes as critic's engine."""
-    import llama_cpp
+    from critic.engine.native import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
     from llama_cpp.llama_chat_format import Llava15ChatHandler
 
     return llama_cpp.Llama(model_path=str(llm), n_ctx=4096, n_threads=threads, n_threads_batch=threads,

@@ -18,15 +18,22 @@ ROW_BLOCK_BYTES = 32 << 20
 
 @dataclass
 class PlannedTensor:
-    """A tensor to write: GGUF name, numpy shape and dtype, and a producer of row blocks."""
+    """A tensor to write: GGUF name, numpy shape and dtype, and a producer of row blocks.
+
+    A quantized tensor has its ggml type name in `ggml_type`, dtype uint8 and blocks of rows as bytes."""
 
     name: str
     shape: tuple[int, ...]
     dtype: type
     blocks: Callable[[], Iterator[np.ndarray]]
+    ggml_type: str | None = None
 
     @property
     def nbytes(self) -> int:
+        if self.ggml_type:
+            from critic.convert.stream_quant import row_bytes
+
+            return int(np.prod(self.shape[:-1])) * row_bytes(self.ggml_type, self.shape[-1])
         return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
 
 
@@ -64,7 +71,13 @@ def write_gguf(path: Path, writer, tensors: Iterable[PlannedTensor], progress: P
     total = sum(t.nbytes for t in planned)
     done = 0
     for t in planned:
-        writer.add_tensor_info(t.name, t.shape, np.dtype(t.dtype), t.nbytes)
+        if t.ggml_type:
+            from gguf import GGMLQuantizationType
+
+            writer.add_tensor_info(t.name, t.shape, np.dtype(np.float32), t.nbytes,
+                                   raw_dtype=GGMLQuantizationType[t.ggml_type])
+        else:
+            writer.add_tensor_info(t.name, t.shape, np.dtype(t.dtype), t.nbytes)
     writer.write_header_to_file(path=path)
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()

@@ -94,15 +94,44 @@ def plan_llm(ckpt: Checkpoint, lora: Lora | None, matrix_dtype=np.float16) -> li
     return plans
 
 
+def quantized(plans: list[PlannedTensor], quant: str, n_layer: int, threads: int = 0) -> tuple[list, object]:
+    """`plans` (F16 matrices) quantized to `quant` as they stream (convert/stream_quant.py), in the order
+    llama.cpp's quantizer writes tensors; and the kernels to close when the file is written."""
+    from critic.convert.stream_quant import Kernels, quantizer_order, tensor_types
+
+    types = tensor_types({p.name: p.shape for p in plans}, quant, n_layer)
+    by_name = {p.name: p for p in plans}
+    kernels = Kernels(threads)
+    out = []
+    for name in quantizer_order(list(by_name)):
+        plan = by_name[name]
+        kind = types.get(name)
+        if kind is None or kind == "F16":
+            out.append(plan)
+            continue
+
+        def blocks(plan=plan, kind=kind) -> Iterator[np.ndarray]:
+            for block in plan.blocks():  # F16 rows, as the F16 file held them
+                rows = np.asarray(block, dtype=np.float16).astype(np.float32)
+                yield kernels.quantize(kind, rows.reshape(-1, plan.shape[-1]))
+
+        out.append(PlannedTensor(name, plan.shape, np.uint8, blocks, kind))
+    return out, kernels
+
+
 def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
-              progress: Progress | None = None, f32: bool = False) -> None:
-    """Write the LLM GGUF (F16, or F32 for parity checks) for `ckpt` with `lora` merged."""
+              progress: Progress | None = None, f32: bool = False, quant: str = "F16", threads: int = 0) -> None:
+    """Write the LLM GGUF (F16, or F32 for parity checks, or quantized as it streams: `quant` Q4_K_M,
+    Q5_K_M or Q8_0) for `ckpt` with `lora` merged."""
     import gguf
+
+    from critic.convert.stream_quant import FTYPES, QNT_VERSION
 
     hp = ckpt.llm
     writer = gguf.GGUFWriter(None, "llama")
     writer.add_name(name)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if f32 else gguf.LlamaFileType.MOSTLY_F16)
+    if quant not in FTYPES:
+        writer.add_file_type(gguf.LlamaFileType.ALL_F32 if f32 else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_context_length(hp.context)
     writer.add_embedding_length(hp.hidden)
     writer.add_feed_forward_length(hp.ffn)
@@ -128,4 +157,15 @@ def write_llm(ckpt: Checkpoint, lora: Lora | None, path: Path, name: str,
     writer.add_chat_template(CHAT_TEMPLATE)
     # How the training tokenizer encoded text after </s> (see critic.core.prompt); llama.cpp ignores it.
     writer.add_bool(LEGACY_KEY, ckpt.tokenizer_legacy)
-    write_gguf(path, writer, plan_llm(ckpt, lora, np.float32 if f32 else np.float16), progress)
+    plans = plan_llm(ckpt, lora, np.float32 if f32 else np.float16)
+    if quant not in FTYPES:
+        write_gguf(path, writer, plans, progress)
+        return
+    # the keys llama.cpp's quantizer sets, where it puts them: after the others, file type last
+    writer.add_quantization_version(QNT_VERSION)
+    writer.add_uint32(gguf.Keys.General.FILE_TYPE, FTYPES[quant][0])
+    plans, kernels = quantized(plans, quant, hp.layers, threads)
+    try:
+        write_gguf(path, writer, plans, progress)
+    finally:
+        kernels.close()

@@ -84,10 +84,12 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
             _write_hf(config, ckpt, lora, work, name, show_progress)
             _replace(work, out)
             return out
-        llm_f16 = work / f"{slug}.F16.gguf"
+        # The LLM is quantized as it is written (convert/stream_quant.py): no F16 file of its full size.
+        llm_path = work / f"{slug}.{config.quant}.gguf"
         with _progress(show_progress) as progress:
-            task = progress.add_task("LLM → GGUF (F16)", total=None)
-            write_llm(ckpt, lora, llm_f16, name, lambda done, total: progress.update(task, completed=done, total=total))
+            task = progress.add_task(f"LLM → GGUF ({config.quant})", total=None)
+            write_llm(ckpt, lora, llm_path, name, lambda done, total: progress.update(task, completed=done, total=total),
+                      quant=config.quant)
             tables = {"exact": ["rotated", "patch0"]}.get(config.layout, [config.layout])
             mmprojs = []
             for table in tables:
@@ -104,13 +106,6 @@ def convert(config: ConvertConfig, show_progress: bool = True) -> Path:
                     path = quantized
                     progress.advance(task)
                 mmprojs.append(path)
-            llm_path = llm_f16
-            if config.quant != "F16":
-                task = progress.add_task(f"LLM → {config.quant}", total=1)
-                llm_path = work / f"{slug}.{config.quant}.gguf"
-                quantize(llm_f16, llm_path, config.quant)
-                llm_f16.unlink()
-                progress.advance(task)
         hp = ckpt.vision
 
         def entry(path: Path, quant: str) -> ModelFile:

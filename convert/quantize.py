@@ -12,7 +12,9 @@ MMPROJ_TYPES = ("F16", "Q8_0")
 
 def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
     """Quantize GGUF `source` to `target` as `kind` (e.g. Q4_K_M); F16 copies nothing."""
-    import llama_cpp
+    from critic.engine.native import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     from critic.core.gguf_check import read_header
     from critic.engine.llama import silence_llama_logs

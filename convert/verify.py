@@ -243,7 +243,9 @@ def f16_rounded(model):
 
 def llama_text_logits(llm_path: Path, ids: list[int]) -> np.ndarray:
     """llama.cpp's logits at every position of `ids`."""
-    import llama_cpp
+    from critic.engine.native import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     from critic.engine.llama import silence_llama_logs
 

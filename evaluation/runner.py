@@ -178,6 +178,8 @@ def _answer_one(item: Task, answerer: Answerer, task: str, images_dir: Path, key
             model={**model, **as_dict(result.model)},
             settings={**settings, **as_dict(result.settings)},
         )
+        if getattr(result, "runtime", None):
+            record["runtime"] = result.runtime
     record["wall_s"] = round(time.perf_counter() - began, 4)
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     yield record

@@ -360,3 +360,18 @@ async def test_snapshot_filtered_by_key(art, fixed_cells, svg_snapshot):
 
 async def test_snapshot_compare(art, fixed_cells, svg_snapshot):
     assert svg_snapshot == await screen_after(gallery(art), "m", "end", "c")
+
+
+async def test_nothing_is_measured_while_the_model_answers(art):
+    """llama.cpp keeps a thread on every core and each token waits for the slowest: the gallery's
+    measuring threads beside it slowed decoding many times over, so they wait for the answer."""
+    import asyncio
+
+    app = gallery(art)
+    app.analysing = True  # as while a batch of analyses runs, before the measuring worker starts
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(1.0)
+        await pilot.pause()
+        assert not any(entry.loaded for entry in app.entries)
+        app.analysing = False
+        await measured(pilot, app)

@@ -55,7 +55,7 @@ def tiny_config(tiny_dir: Path, data: Path, out: Path, **changes) -> TrainConfig
     config = TrainConfig(
         base=str(tiny_dir / "base"), vision_tower=str(tiny_dir / "vision-tower"), data=str(data / "train.json"),
         image_root=str(data / "images"), out=str(out), lora_rank=8, lora_alpha=16, learning_rate=3e-3,
-        batch_size=8, micro_batch_size=4, max_steps=12, warmup_ratio=0.1, bf16=False, gradient_checkpointing=True,
+        batch_size=8, micro_batch_size=4, max_steps=12, warmup_ratio=0.1, bf16=False, gradient_checkpointing="on",
         save_every=4, log_every=1, seed=1,
     )
     return replace(config, **changes)
@@ -247,7 +247,7 @@ def test_cli_refuses_what_would_lose_or_mix_runs(tiny_dir, data, tmp_path, capsy
     base = ["train", "--base", str(tiny_dir / "base"), "--vision-tower", str(tiny_dir / "vision-tower"),
             "--data", str(data / "train.json"), "--image-root", str(data / "images"), "--out", str(tmp_path / "o"),
             "--lora-rank", "4", "--lora-alpha", "8", "--batch-size", "8", "--micro-batch-size", "8",
-            "--max-steps", "2", "--no-bf16", "--no-gradient-checkpointing", "--no-progress", "--lora-targets", "q_proj", "v_proj"]
+            "--max-steps", "2", "--no-bf16", "--gradient-checkpointing", "off", "--no-progress", "--lora-targets", "q_proj", "v_proj"]
     assert critic_main(base) == 0
     saved = json.loads((tmp_path / "o" / "train-config.json").read_text())
     assert (saved["lora_rank"], saved["lora_targets"], saved["bf16"]) == (4, ["q_proj", "v_proj"], False)

@@ -192,7 +192,7 @@ def test_config_file_then_flags_and_errors(tmp_path):
 def test_paper_defaults():
     config = TrainConfig()
     assert (config.lora_rank, config.lora_alpha, config.learning_rate, config.batch_size) == (128, 256, 2e-5, 16)
-    assert (config.schedule, config.warmup_ratio, config.bf16, config.gradient_checkpointing) == ("cosine", 0.03, True, True)
+    assert (config.schedule, config.warmup_ratio, config.bf16, config.gradient_checkpointing) == ("cosine", 0.03, True, "auto")
     assert config.max_length == 2048 and config.train_projector
     assert config.lora_targets == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

@@ -2,7 +2,7 @@
 
 Defaults are the paper's: LoRA r=128, alpha=256 on every linear layer of the LLM, the
 projector trained, learning rate 2e-5 for both, batch 16, cosine schedule with 3% warmup,
-bf16, gradient checkpointing, max length 2048.
+bf16, gradient checkpointing fitted to the GPU's memory (train/memory.py), max length 2048.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class TrainConfig:
     learning_rate: float = _f(2e-5, "peak learning rate of the LoRA weights")
     projector_learning_rate: float = _f(0.0, "peak learning rate of the projector (0: learning_rate)")
     batch_size: int = _f(16, "global batch: samples per optimizer step over all processes")
-    micro_batch_size: int = _f(16, "samples per forward pass on one device; the rest is accumulated")
+    micro_batch_size: int = _f(16, "samples per forward pass on one device, the rest accumulated (with "
+                                   "gradient_checkpointing auto: the most it may use)")
     max_steps: int = _f(0, "optimizer steps (0: epochs passes over the data)")
     epochs: float = _f(1.0, "passes over the data when max_steps is 0")
     warmup_ratio: float = _f(0.03, "fraction of the steps spent warming up linearly")
@@ -59,7 +60,10 @@ class TrainConfig:
     max_grad_norm: float = _f(1.0, "gradient clipping norm (0: none)")
     max_length: int = _f(2048, "tokens per sample, image tokens included; longer ones are cut and reported")
     bf16: bool = _f(True, "bf16 autocast, frozen weights stored in bf16 (needs a GPU; --no-bf16 for fp32)")
-    gradient_checkpointing: bool = _f(True, "recompute decoder activations in the backward pass")
+    gradient_checkpointing: str = _f("auto", "recompute decoder activations in the backward pass: auto (on a "
+                                             "GPU, the fastest micro-batch and checkpointed layers that fit its "
+                                             "free memory, measured before the first step; on every layer "
+                                             "elsewhere), on or off", "auto|on|off")
     seed: int = _f(0, "seed of the data order, LoRA initialisation and dropout")
 
     save_every: int = _f(500, "checkpoint every N optimizer steps (and at the end)")
@@ -116,9 +120,15 @@ def _coerce(name: str, value: Any, kind: Any, source: str) -> Any:
     raise UsageError(f"{source}: '{name}' must be {getattr(kind, '__name__', kind)}, not {value!r}")
 
 
+CHECKPOINTING = ("auto", "on", "off")
+
+
 def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
-    """A TrainConfig from a mapping; unknown keys and wrong types are a UsageError naming them."""
+    """A TrainConfig from a mapping; unknown keys and wrong types are a UsageError naming them.
+    A saved config from before ``auto`` existed has ``gradient_checkpointing`` true or false: on or off."""
     types = field_types()
+    if isinstance(data.get("gradient_checkpointing"), bool):
+        data = {**data, "gradient_checkpointing": "on" if data["gradient_checkpointing"] else "off"}
     unknown = sorted(set(data) - set(types))
     if unknown:
         raise UsageError(f"{source}: unknown setting(s) {', '.join(unknown)}; see `critic train --help`")
@@ -165,6 +175,8 @@ def check_config(config: TrainConfig) -> None:
         raise UsageError("lora_rank and lora_alpha must be positive")
     if not config.lora_targets:
         raise UsageError("lora_targets is empty: name the linear layers to adapt (e.g. q_proj v_proj)")
+    if config.gradient_checkpointing not in CHECKPOINTING:
+        raise UsageError(f"gradient_checkpointing {config.gradient_checkpointing!r}: choose auto, on or off")
     if config.batch_size <= 0 or config.micro_batch_size <= 0:
         raise UsageError("batch_size and micro_batch_size must be positive")
     if config.batch_size % config.micro_batch_size:

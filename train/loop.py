@@ -12,7 +12,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from critic.core.errors import BadData, UsageError, require
@@ -149,7 +149,8 @@ def _make_accelerator(config: TrainConfig, out: Path):
         log_with=config.report_to or None,
         project_dir=str(out),
     )
-    # Known only now that the processes are counted; accelerate reads it at prepare().
+    # Known only now that the processes are counted; accelerate reads it at prepare() (which
+    # _build_model sets again when the memory plan picks a smaller micro-batch).
     accelerator.gradient_accumulation_steps = max(
         1, config.batch_size // (config.micro_batch_size * accelerator.num_processes))
     if plugin is not None:
@@ -221,7 +222,11 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
             return RunResult(out, state.step, state.step, dataset.report)
 
     torch.manual_seed(config.seed)
-    module, optimizer, scheduler, ckpt = _build_model(config, ckpt, accelerator, total)
+    longest = max(e.length(image_tokens) for e in dataset.examples)
+    module, optimizer, scheduler, ckpt, micro = _build_model(config, ckpt, accelerator, total, longest,
+                                                             image_tokens)
+    if micro != schedule.micro_batch_size:
+        schedule = replace(schedule, micro_batch_size=micro)
     if latest is not None:
         start = _restore(accelerator, module, latest)
     logger = _open_log(out, start, main)
@@ -244,6 +249,9 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[object, Path]:
     """(accelerator, out folder): the config checked, the folder claimed and cleared of half-written checkpoints."""
     import torch
 
+    from critic.train.memory import expandable_segments
+
+    expandable_segments()
     check_config(config)
     if config.deepspeed:
         require("deepspeed", "deepspeed")
@@ -300,8 +308,9 @@ def _adapter_settings(config: TrainConfig, ckpt) -> tuple[dict, Path | None]:
     return lora_config, base_config
 
 
-def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
-    """(module, optimizer, scheduler, checkpoint): the base with LoRA, prepared by accelerate.
+def _build_model(config: TrainConfig, ckpt, accelerator, total: int, longest: int, image_tokens: int):
+    """(module, optimizer, scheduler, checkpoint, micro-batch): the base with LoRA, prepared by accelerate,
+    its checkpointing (and, with ``auto``, its micro-batch) fitted to the device's memory.
 
     LoRA and the projector get their own learning rates; only the trainable tensors are
     saved in a checkpoint (in its adapter files), so accelerate's own model save and load
@@ -309,15 +318,22 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
     """
     import torch
 
-    from critic.train.model import LlavaTrainer, attach_lora, enable_checkpointing, load_llava
+    from critic.train.memory import set_checkpointed_layers
+    from critic.train.model import LlavaTrainer, attach_lora, load_llava
 
     dtype = torch.bfloat16 if config.bf16 else torch.float32
     llava, ckpt = load_llava(ckpt, dtype=dtype)
     attach_lora(llava, config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets,
                 config.train_projector)
-    if config.gradient_checkpointing:
-        enable_checkpointing(llava)
     module = LlavaTrainer(llava, ckpt.vision.select_layer)
+    micro = config.micro_batch_size
+    layers = len(llava.model.language_model.layers)
+    if config.gradient_checkpointing == "auto" and accelerator.device.type == "cuda" and not config.deepspeed:
+        micro, checkpointed = _fit_memory(config, module, llava, ckpt, accelerator, longest, image_tokens)
+    else:
+        checkpointed = 0 if config.gradient_checkpointing == "off" else layers
+    set_checkpointed_layers(llava, checkpointed)
+    accelerator.gradient_accumulation_steps = max(1, config.batch_size // (micro * accelerator.num_processes))
     lora_params = [p for n, p in module.named_parameters() if p.requires_grad and ".lora_" in n]
     projector_params = [p for n, p in module.named_parameters() if p.requires_grad and ".lora_" not in n]
     groups = [{"params": lora_params, "lr": config.learning_rate}]
@@ -331,7 +347,31 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int):
     # change, and they are in the checkpoint's adapter files (DeepSpeed saves its own).
     accelerator.register_save_state_pre_hook(lambda models, weights, folder: weights.clear())
     accelerator.register_load_state_pre_hook(lambda models, folder: models.clear())
-    return module, optimizer, scheduler, ckpt
+    return module, optimizer, scheduler, ckpt, micro
+
+
+def _fit_memory(config: TrainConfig, module, llava, ckpt, accelerator, longest: int,
+                image_tokens: int) -> tuple[int, int]:
+    """(micro-batch, checkpointed layers) that fit this device, measured on samples as long as the longest
+    in the data (train/memory.py); printed, since the run's speed depends on it."""
+    import torch
+
+    from critic.train.memory import choose, device_budget, measure, probe_batch
+
+    device = accelerator.device
+    module.to(device)
+    layers = len(llava.model.language_model.layers)
+    batch = config.batch_size // accelerator.num_processes
+
+    def make_batch(size: int) -> dict:
+        return probe_batch(size, longest, image_tokens, ckpt.vision.image_size, ckpt.llm.vocab, device)
+
+    cost = measure(module, llava, make_batch, device, config.bf16)
+    plan = choose(cost, device_budget(device), batch, config.micro_batch_size, layers)
+    torch.cuda.empty_cache()
+    if accelerator.is_main_process:
+        print(f"gradient_checkpointing auto: {plan.describe()}", flush=True)
+    return plan.micro_batch, plan.checkpointed_layers
 
 
 def _restore(accelerator, module, latest: tuple[int, Path]) -> int:

@@ -53,6 +53,15 @@ def _empty_init(dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
+def use_sdpa(config):
+    """`config` with attention through PyTorch's scaled_dot_product_attention, said explicitly rather than
+    left to transformers' default: flash / memory-efficient kernels on a GPU, no (batch, heads, n, n) matrix."""
+    for part in (config, getattr(config, "text_config", None), getattr(config, "vision_config", None)):
+        if part is not None:
+            part._attn_implementation = "sdpa"
+    return config
+
+
 def load_llava(ckpt: Checkpoint | str | Path, vision_tower: str | Path | None = None, dtype=None):
     """(LlavaForConditionalGeneration, Checkpoint): the base loaded tensor by tensor in `dtype`.
 
@@ -64,7 +73,7 @@ def load_llava(ckpt: Checkpoint | str | Path, vision_tower: str | Path | None = 
     if not isinstance(ckpt, Checkpoint):
         ckpt = open_checkpoint(ckpt, vision_tower)
     with _empty_init(dtype):
-        model = LlavaForConditionalGeneration(llava_config(ckpt))
+        model = LlavaForConditionalGeneration(use_sdpa(llava_config(ckpt)))
     with torch.no_grad():
         for key, tensor in model.state_dict().items():
             name = canonical(key)

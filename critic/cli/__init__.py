@@ -16,8 +16,8 @@ from critic.cli.examples import add_examples
 from critic.core.errors import CriticError
 from critic.core.names import safe_name
 
-VERBS: tuple[str, ...] = ("analyze", "chat", "gallery", "report", "facts", "models", "cache", "convert", "train",
-                          "annotate", "eval")
+VERBS: tuple[str, ...] = ("analyze", "chat", "gallery", "report", "facts", "models", "cache", "doctor", "convert",
+                          "train", "annotate", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

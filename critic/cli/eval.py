@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from critic.cli.options import add_sampling_flags, generation_settings
+from critic.cli.options import add_hardware_flags, add_sampling_flags, generation_settings, hardware
 from critic.core.errors import UsageError
 from critic.core.perspectives import DEFAULT_QUESTION
 
@@ -37,6 +37,7 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
                         help="with --server: requests in flight at once (default 4, at most 64); answers are "
                              "appended as they finish, so the file is keyed by id rather than in input order; "
                              "429, 5xx and timeouts are retried with backoff, honouring Retry-After")
+    add_hardware_flags(parser)
 
 
 def _run_args(parser: argparse.ArgumentParser, max_tokens: int, limit_help: str) -> None:
@@ -141,7 +142,7 @@ def make_answerer(args: argparse.Namespace, settings: Settings) -> Answerer:
     """The engine's answerer for --model or --server with this run's settings."""
     from critic.engine import answerer_for
 
-    return answerer_for(model=args.model, server=args.server, settings=settings)
+    return answerer_for(model=args.model, server=args.server, settings=settings, hardware=hardware(args))
 
 
 def _print_summary(console: Any, summary: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from critic.cli.options import add_generation_flags, generation_settings
+from critic.cli.options import add_generation_flags, generation_settings, hardware
 
 RESULTS_NAME = "critic-results.jsonl"
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from critic.tui.gallery import GalleryApp, GalleryState  # imports textual-image, which asks the terminal
 
     def open_engine(keep_new: bool):
-        return lambda: engine.open_engine(args.model, n_ctx=args.ctx, threads=args.threads,
+        return lambda: engine.open_engine(args.model, n_ctx=args.ctx, hardware=hardware(args),
                                           cache=not args.no_cache, keep_new=keep_new)
 
     from critic.history import History

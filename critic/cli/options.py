@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from critic.engine.base import Settings
+    from critic.engine.base import Hardware, Settings
 
 
 SEED_HELP = ("sampling seed; without it each sampled answer (--temperature > 0) draws its own, "
@@ -24,15 +24,42 @@ def add_sampling_flags(parser: argparse.ArgumentParser, max_tokens: int = 512, s
 
 
 def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -> None:
-    """--model, (--server), --max-tokens, --temperature, --seed, --threads, --ctx, --no-cache."""
+    """--model, (--server), --max-tokens, --temperature, --seed, --threads, --gpu-layers, --vision-cpu, --ctx,
+    --no-cache."""
     parser.add_argument("--model", metavar="NAME", help="installed model (default: the default model)")
     if server:
         parser.add_argument("--server", metavar="URL", help="send requests to an OpenAI-compatible server instead")
     add_sampling_flags(parser)
-    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    add_hardware_flags(parser)
     parser.add_argument("--ctx", type=int, default=None, help="context size in tokens (default 4096, at least 2048)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither restore nor keep the painting's evaluated prefix (see `critic cache`)")
+
+
+def add_hardware_flags(parser: Any) -> None:
+    """--threads, --gpu-layers, --vision-cpu: where llama.cpp runs the model (`hardware` reads them)."""
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads (default: the performance cores generate, every physical core reads "
+                             "the prompt)")
+    parser.add_argument("--gpu-layers", metavar="auto|all|N",
+                        help="LLM layers on the GPU: auto (default: all that fit, none on a CPU build), all, "
+                             "0 for CPU only, or a number; also CRITIC_GPU_LAYERS or settings.json")
+    parser.add_argument("--vision-cpu", action="store_true",
+                        help="keep the vision encoder on the CPU (leaves the GPU's memory to the LLM)")
+
+
+def hardware(args: argparse.Namespace) -> Hardware:
+    """The `Hardware` of `add_hardware_flags`' flags; a one-line UsageError for a bad --gpu-layers or --threads."""
+    from critic.core.errors import UsageError
+    from critic.engine.base import Hardware
+    from critic.engine.offload import parse_gpu_layers
+
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UsageError("--threads must be at least 1")
+    layers = getattr(args, "gpu_layers", None)
+    return Hardware(threads, parse_gpu_layers(layers) if layers is not None else None,
+                    bool(getattr(args, "vision_cpu", False)))
 
 
 def generation_settings(args: argparse.Namespace) -> Settings:

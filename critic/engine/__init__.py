@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from critic.engine.base import Settings
+from critic.engine.base import Hardware, Settings
 
 
 def open_engine(model: str | None = None, server: str | None = None, n_ctx: int | None = None,
-                threads: int | None = None, cache: bool = True, keep_new: bool = True):
+                hardware: Hardware | None = None, cache: bool = True, keep_new: bool = True):
     """The model behind `server`, or the installed model called `model` (or the default) loaded
     into llama.cpp once its files pass the registry's checks.
 
@@ -24,10 +24,14 @@ def open_engine(model: str | None = None, server: str | None = None, n_ctx: int 
         return ServerEngine(server, model)
     from critic.engine import registry
     from critic.engine.llama import DEFAULT_CTX, LlamaEngine
+    from critic.engine.offload import configured_gpu_layers
     from critic.engine.prefix_cache import PrefixCache
 
+    hardware = hardware or Hardware()
     installed = registry.verified(model)
-    return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=threads,
+    return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=hardware.threads,
+                                   gpu_layers=configured_gpu_layers(hardware.gpu_layers)[0],
+                                   vision_cpu=hardware.vision_cpu,
                                    cache=PrefixCache(writable=keep_new) if cache else None)
 
 
@@ -39,6 +43,8 @@ class AnswerResult:
     timings: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    runtime: dict[str, Any] = field(default_factory=dict)
+    """Where it ran (LlamaEngine.runtime); empty from a server."""
 
 
 class Answerer:
@@ -65,11 +71,12 @@ class Answerer:
             record = session.turns[-1]
             timings = record.timings.to_dict()
             timings["model_load"] = round(self.engine.load_seconds, 4)
-            return AnswerResult(text, timings, self.model, self.settings.to_dict())
+            return AnswerResult(text, timings, self.model, self.settings.to_dict(), record.runtime)
         finally:
             session.close()
 
 
-def answerer_for(model: str | None = None, server: str | None = None, settings: Settings | None = None) -> Answerer:
+def answerer_for(model: str | None = None, server: str | None = None, settings: Settings | None = None,
+                 hardware: Hardware | None = None) -> Answerer:
     """An Answerer for `critic eval`, local or remote."""
-    return Answerer(open_engine(model, server, keep_new=False), settings or Settings())
+    return Answerer(open_engine(model, server, hardware=hardware, keep_new=False), settings or Settings())

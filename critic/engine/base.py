@@ -6,29 +6,21 @@ UI tests may script a fake with the same shape.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Protocol
 
 
-def physical_cores() -> int:
-    """Physical CPU cores (llama.cpp runs best with one thread per core)."""
-    try:
-        seen = set()
-        physical = core = None
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("physical id"):
-                    physical = line.split(":")[1].strip()
-                elif line.startswith("core id"):
-                    core = line.split(":")[1].strip()
-                    seen.add((physical, core))
-        if seen:
-            return len(seen)
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
+@dataclass(frozen=True)
+class Hardware:
+    """Where llama.cpp runs a model: `--threads`, `--gpu-layers`, `--vision-cpu`."""
+
+    threads: int | None = None
+    """Both thread counts; None: the performance cores generate, every physical core reads the prompt."""
+    gpu_layers: str | int | None = None
+    """``auto``, ``all``, 0 or a number; None: CRITIC_GPU_LAYERS or settings.json, else auto."""
+    vision_cpu: bool = False
+    """Keep the vision encoder on the CPU (when the GPU is tight)."""
 
 
 @dataclass
@@ -63,6 +55,9 @@ class Timings:
     prefix_restore: float = 0.0
     """Seconds spent restoring the painting's prefix from the cache (0: it was computed)."""
     image_encode: float = 0.0
+    """The painting: preprocessing, the vision encoder, and the LLM over its image positions."""
+    vision_encode: float = 0.0
+    """Of `image_encode`, the vision encoder alone (its CLIP passes; 0 where llama.cpp does both in one call)."""
     prefill: float = 0.0
     first_token: float = 0.0
     generation: float = 0.0
@@ -114,9 +109,23 @@ class TurnRecord:
     timings: Timings = field(default_factory=Timings)
     seed: int | None = None
     """The sampling seed this answer was drawn with (reproduces it with `--seed`)."""
+    runtime: dict = field(default_factory=dict)
+    """Where it was computed (backend, device, layers on the GPU, threads): LlamaEngine.runtime."""
     temperature: float | None = None
     """The temperature this answer was drawn at, when not the conversation's own (a regenerated answer
     sampled where the conversation is greedy); None: the conversation's settings."""
+
+
+def describe_runtime(runtime: dict) -> str:
+    """One line saying where answers were computed, from LlamaEngine.runtime ("" for none)."""
+    if not runtime:
+        return ""
+    layers, total = runtime.get("gpu_layers", 0), runtime.get("layers", 0)
+    where = (f"{runtime.get('device')}, {layers} of {total} layers on the GPU" if layers
+             else "the CPU")
+    vision = f", vision on the {runtime.get('vision', 'CPU')}" if layers or runtime.get("vision") == "GPU" else ""
+    return (f"llama.cpp ({runtime.get('backend', '?')}) on {where}{vision}, "
+            f"{runtime.get('threads')} threads ({runtime.get('threads_batch')} for the prompt)")
 
 
 class Session(Protocol):

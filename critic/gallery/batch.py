@@ -15,14 +15,14 @@ from typing import Callable
 from critic.analyze.job import AnalyzeJob, _error_key
 from critic.core.perspectives import DEFAULT_QUESTION
 from critic.core.store import JsonlLog, output_lock
-from critic.engine.base import Settings
+from critic.engine.base import Hardware, Settings
 
 
 def analyze_job(paths: list[Path], results: Path, settings: Settings, model: str | None = None,
-                threads: int | None = None, ctx: int | None = None, cache: bool = True) -> AnalyzeJob:
+                hardware: Hardware | None = None, ctx: int | None = None, cache: bool = True) -> AnalyzeJob:
     """The job `critic analyze PATHS --out RESULTS` would run with these flags."""
     return AnalyzeJob(list(paths), [DEFAULT_QUESTION], settings, "json", Path(results), show_facts=False,
-                      ground=False, model=model, server=None, threads=threads, ctx=ctx, cache=cache)
+                      ground=False, model=model, server=None, hardware=hardware or Hardware(), ctx=ctx, cache=cache)
 
 
 def run_batch(job: AnalyzeJob, engine, paths: list[Path], cancelled: Callable[[], bool],
