@@ -63,6 +63,36 @@ def painting(tmp_path) -> Path:
     return target
 
 
+QUADRANTS = {  # what each quarter of the `quadrants` painting holds: colours and stroke direction
+    "top-left": ((205, 60, 35), (150, 35, 20), "horizontal"),
+    "top-right": ((60, 90, 200), (35, 55, 150), "vertical"),
+    "bottom-left": ((80, 60, 40), (35, 25, 20), "diagonal"),
+    "bottom-right": ((235, 225, 195), (205, 195, 165), "horizontal"),
+}
+"""Two colours striped 12 px each way (a period of 24), per quarter of a 400 × 300 canvas."""
+
+
+@pytest.fixture(scope="session")
+def quadrants(tmp_path_factory) -> Path:
+    """A 400 × 300 PNG whose quarters differ in colour and stroke direction (`QUADRANTS`): red strokes running
+    across at the top left, blue ones running down at the top right, dark brown diagonals, pale cream."""
+    import numpy as np
+    from PIL import Image
+
+    height, width = 300, 400
+    y, x = np.mgrid[0:height, 0:width]
+    along = {"horizontal": y, "vertical": x, "diagonal": (x + y) / np.sqrt(2)}
+    pixels = np.zeros((height, width, 3), np.uint8)
+    for n, (light, dark, direction) in enumerate(QUADRANTS.values()):
+        rows = slice(0, height // 2) if n < 2 else slice(height // 2, height)
+        cols = slice(0, width // 2) if n % 2 == 0 else slice(width // 2, width)
+        stripe = (np.sin(along[direction][rows, cols] * 2 * np.pi / 24) > 0)[..., None]
+        pixels[rows, cols] = np.where(stripe, light, dark)
+    path = tmp_path_factory.mktemp("quadrants") / "quadrants.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
 # -- the tiny reference model, built once per test session ---------------------------------
 
 @pytest.fixture(scope="session")

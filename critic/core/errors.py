@@ -19,6 +19,10 @@ class UsageError(CriticError):
     exit_code = 2
 
 
+class BadRegion(UsageError):
+    """A detail of a painting that cannot be cut: bad X,Y,W,H, outside the canvas, or empty."""
+
+
 class ModelNotFound(CriticError):
     """No model of that name, or none installed."""
 
