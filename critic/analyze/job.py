@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterator
 
 from critic.analyze.record import AnalysisRecord, finish, new_record
-from critic.core.errors import BadImage, ModelNotFound, UsageError
-from critic.core.images import iter_image_paths, load_image
+from critic.core.errors import BadImage, BadRegion, ModelNotFound, UsageError
+from critic.core.images import LoadedImage, iter_image_paths, load_image
 from critic.core.names import safe_name
 from critic.core.perspectives import compose_question, expand_aspects
+from critic.core.regions import (CROP_NOTE, Detail, Region, cut_detail, detail_tiles, load_whole, parse_region,
+                                 region_label, region_of_record)
 from critic.core.store import JsonlLog, output_lock
 from critic.engine.base import Settings
 
@@ -43,6 +46,8 @@ class AnalyzeJob:
     cache: bool = True
     parallel: int = 1
     """Requests in flight (with --server only); records then come in the order they finish."""
+    regions: list[Region] = field(default_factory=list)
+    """Details to analyse in each painting instead of the whole (--region, --detail); empty: the whole."""
     _whole = False
     """Several paintings in flight: each answer is printed whole as it arrives, not streamed."""
     _measured: dict = field(default_factory=dict, init=False, repr=False)
@@ -62,8 +67,9 @@ class AnalyzeJob:
 
         job = cls(paths, questions, settings, fmt, out,
                   args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache,
-                  check_parallel(getattr(args, "parallel", None), args.server))
+                  check_parallel(getattr(args, "parallel", None), args.server), _regions(args))
         job.check_out()
+        job.check_regions()
         return job
 
     # -- output -------------------------------------------------------------------------
@@ -84,6 +90,14 @@ class AnalyzeJob:
         if self.out is None or self.fmt == "json":
             return self.out
         return self.out.with_name(f".{self.out.name}.records.jsonl")
+
+    def check_regions(self) -> None:
+        """With one painting, a region that does not fit it is a one-line error before the model loads
+        (with several, that painting's error record)."""
+        if self.regions and len(self.paths) == 1:
+            size = load_image(self.paths[0], max_side=64, draft=64).original_size
+            for region in self.regions:
+                region.box(size, self.paths[0].name)
 
     def check_out(self) -> None:
         """Refuse an --out that is a file of another kind: critic never appends to one."""
@@ -126,23 +140,30 @@ class AnalyzeJob:
             if self.fmt == "markdown":
                 parts.append(self._markdown(r))
             else:
-                parts.append(f"{name} — {r['question']}\n\n{r['analysis']}\n" + flags_text(r.get("flags") or []))
-            later = done[n + 1]["image"].get("sha256") if n + 1 < len(done) else None
-            facts = self._facts_of(r) if self.show_facts and later != r["image"].get("sha256") else None
+                seen = f"{name}, {region_label(r['region'])}" if r.get("region") else name
+                parts.append(f"{seen} — {r['question']}\n\n{r['analysis']}\n" + flags_text(r.get("flags") or []))
+            later = _seen_sha(done[n + 1]) if n + 1 < len(done) else None
+            facts = self._facts_of(r) if self.show_facts and later != _seen_sha(r) else None
             if facts is not None:
+                if r.get("region"):
+                    name = f"{name}, {region_label(r['region'])}"
                 parts.append(facts_markdown(name, facts) if self.fmt == "markdown" else facts_text(facts))
+                if r.get("region", {}).get("compared"):
+                    parts.append(r["region"]["compared"] + "\n")
         write_atomic(self.out, "\n".join(parts))
 
     def _facts_of(self, record: dict):
-        """The measured facts of a record's painting: as measured in this run, or measured again from
-        its file (an earlier run's painting, still where it was); None when the file is gone or changed."""
-        sha = record["image"].get("sha256")
+        """The measured facts of a record's painting (or detail): as measured in this run, or measured again
+        from its file (an earlier run's painting, still where it was); None when the file is gone or changed."""
+        sha = _seen_sha(record)
         if sha not in self._measured:
             from critic.facts.measure import measure
 
+            region = record.get("region")
             try:
-                image = load_image(Path(record["image"]["path"]))
-            except (BadImage, KeyError):
+                image = load_image(Path(record["image"]["path"])) if not region else \
+                    cut_detail(load_whole(Path(record["image"]["path"])), region_of_record(region)).image
+            except (BadImage, BadRegion, KeyError, TypeError, ValueError):
                 image = None
             self._measured[sha] = measure(image.image) if image is not None and image.sha256 == sha else None
         return self._measured[sha]
@@ -175,44 +196,71 @@ class AnalyzeJob:
         if not self.show_facts:
             raise UsageError(f"nothing to do: {hint}; and --no-facts turns off the measured facts, "
                              "the one thing critic can show without a model")
-        from critic.facts.describe import facts_paragraph
-        from critic.facts.measure import measure
-
         console = self._console()
         failed = 0
         for path in self.paths:
             try:
-                image = load_image(path)
-            except BadImage as err:
+                views = list(self._views(path))
+            except (BadImage, BadRegion) as err:
                 failed += 1
                 print(f"critic: error: {safe_name(err)}", file=sys.stderr)
                 continue
-            facts = measure(image.image)
-            if self.fmt == "json":
-                record = new_record(image, self.questions[0], None, self.settings)
-                record.status = "measured"
-                record.facts = facts.to_dict()
-                record.analysis = facts_paragraph(facts)
-                record.note = "measured from the image, not written by a model; " + hint
-                print(json.dumps(record.to_dict(), ensure_ascii=False))
-            else:
-                self._print_facts(console, image, facts, measured_only=True)
+            for image, facts, detail, compared in views:
+                self._measured_one(console, image, facts, detail, compared, hint)
         print(f"critic: {hint}", file=sys.stderr)
         return 1 if failed else 0
 
-    def _print_facts(self, console, image, facts, measured_only: bool) -> None:
+    def _views(self, path: Path) -> Iterator[tuple[LoadedImage, object, Detail | None, str]]:
+        """(picture, its facts, the detail or None, the detail's facts against the whole's) for each
+        part of the painting at `path` this job looks at: the whole, or each region (`BadRegion` for one
+        that does not fit this painting, before anything of it is yielded)."""
+        from critic.facts.detail import compare_to_whole
+        from critic.facts.measure import measure
+
+        if not self.regions:
+            image = load_image(path)
+            yield image, measure(image.image), None, ""
+            return
+        whole = load_whole(path)
+        for region in self.regions:  # every region checked against this canvas before the first is cut
+            region.box(whole.original_size, whole.path.name)
+        whole_facts = measure(whole.image)
+        for region in self.regions:
+            detail = cut_detail(whole, region)
+            facts = measure(detail.image.image)
+            yield detail.image, facts, detail, compare_to_whole(facts, whole_facts)
+
+    def _measured_one(self, console, image, facts, detail: Detail | None, compared: str, hint: str) -> None:
+        """One painting's (or detail's) measured facts, with no model."""
+        from critic.facts.describe import facts_paragraph
+
+        if self.fmt == "json":
+            record = new_record(image, self.questions[0], None, self.settings, detail=detail, compared=compared)
+            record.status = "measured"
+            record.facts = facts.to_dict()
+            record.analysis = facts_paragraph(facts)
+            record.note = "measured from the image, not written by a model; " + hint
+            print(json.dumps(record.to_dict(), ensure_ascii=False))
+        else:
+            self._print_facts(console, image, facts, measured_only=True, detail=detail, compared=compared)
+
+    def _print_facts(self, console, image, facts, measured_only: bool, detail: Detail | None = None,
+                     compared: str = "") -> None:
         from rich.rule import Rule
 
         from critic.facts.render import render_facts
 
+        name = safe_name(image.path.name) + (f", {detail.label}" if detail else "")
         if self.fmt == "markdown":  # unwrapped: a Markdown file must not depend on the terminal's width
             from critic.analyze.handout import facts_markdown
 
-            print(facts_markdown(safe_name(image.path.name), facts))
+            print(facts_markdown(name, facts) + (f"\n{compared}\n" if compared else ""))
             return
         if measured_only:
-            console.print(Rule(f"{safe_name(image.path.name)} — measured, no model installed"))
+            console.print(Rule(f"{name} — measured, no model installed"))
         console.print(render_facts(facts, colour=console.color_system is not None))
+        if compared:
+            console.print(compared, markup=False, highlight=False)
 
     # -- with a model -------------------------------------------------------------------
 
@@ -299,39 +347,39 @@ class AnalyzeJob:
         The painting is encoded once; each question is asked after that shared prefix and its
         turn rewound, so every answer is what a run with that question alone would give.
         """
-        from critic.facts.measure import measure
-
+        views = self._views(path)
         try:
-            image = load_image(path)
-        except BadImage as err:
+            view = next(views)
+        except (BadImage, BadRegion) as err:
             print(f"critic: error: {safe_name(err)}", file=sys.stderr)
             yield AnalysisRecord(key="", image={"path": str(path)}, question=self.questions[0], prompt="",
                                  settings=self.settings.to_dict(), status="error", error=str(err),
                                  model=engine.info.to_dict()), None
             return
-        facts = measure(image.image)
-        self._measured[image.sha256] = facts  # for the document's facts sections
-        session = engine.open_session(image)
-        try:
-            for question in self.questions:
-                yield self._ask(engine, session, image, facts, question, done)
-        finally:
-            session.close()
+        # A detail is a picture of its own to the model: one more encode, its own cached prefix.
+        for image, facts, detail, compared in chain([view], views):
+            self._measured[image.sha256] = facts  # for the document's facts sections
+            session = engine.open_session(image)
+            try:
+                for question in self.questions:
+                    yield self._ask(engine, session, image, facts, question, done, detail, compared)
+            finally:
+                session.close()
 
-    def _ask(self, engine, session, image, facts, question: str,
-             done: set) -> tuple[AnalysisRecord | None, Callable | None]:
+    def _ask(self, engine, session, image, facts, question: str, done: set, detail: Detail | None = None,
+             compared: str = "") -> tuple[AnalysisRecord | None, Callable | None]:
         from critic.facts.check import check_analysis
         from critic.facts.describe import grounding_summary
 
         ground = grounding_summary(facts) if self.ground else None
-        record = new_record(image, question, engine.info, self.settings, ground)
+        record = new_record(image, question, engine.info, self.settings, ground, detail, compared)
         if record.key in done:
             return None, None
         record.facts = facts.to_dict()
         console = self._console()
         asked = f"{ground}\n{question}" if ground else question
         if self.streaming and not self._whole:
-            self._title(console, engine, image, question)
+            self._title(console, engine, image, question, detail)
             for piece in session.ask(asked, self.settings):
                 console.print(piece, end="", markup=False, highlight=False)
                 console.file.flush()
@@ -346,40 +394,43 @@ class AnalyzeJob:
         record.flags = [_flag_dict(f) for f in flags]
 
         def show() -> None:
-            self._show(console, engine, record, image, facts, flags, question)
+            self._show(console, engine, record, image, facts, flags, question, detail)
 
         if self._whole:
             return record, show  # the main thread prints it as it arrives
         show()
         return record, None
 
-    def _title(self, console, engine, image, question: str) -> None:
+    def _title(self, console, engine, image, question: str, detail: Detail | None = None) -> None:
         """The rule above one streamed answer."""
         from rich.rule import Rule
 
-        if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1:
-            title = f"{safe_name(image.path.name)} — {engine.info.name} {engine.info.quantization}".strip()
+        if console.is_terminal or len(self.paths) > 1 or len(self.questions) > 1 or detail:
+            seen = safe_name(image.path.name) + (f", {detail.label}" if detail else "")
+            title = f"{seen} — {engine.info.name} {engine.info.quantization}".strip()
             console.print(Rule(title if len(self.questions) == 1 else f"{title} — {question}"))
 
-    def _show(self, console, engine, record: AnalysisRecord, image, facts, flags, question: str) -> None:
+    def _show(self, console, engine, record: AnalysisRecord, image, facts, flags, question: str,
+              detail: Detail | None = None) -> None:
         """Print one finished analysis as the format asks (the streamed text is printed already)."""
+        compared = (record.region or {}).get("compared", "")
         if self.streaming:
             from critic.facts.render import render_flag_notes, render_flags
 
             if self._whole:
-                self._title(console, engine, image, question)
+                self._title(console, engine, image, question, detail)
                 console.print(render_flags(record.analysis, flags) if flags else record.analysis,
                               markup=False, highlight=False)
             elif flags:  # the answer is on screen already: the contradicted sentences and measurements
                 console.print(render_flag_notes(flags))
             if self.show_facts and question == self.questions[-1]:
-                self._print_facts(console, image, facts, measured_only=False)
+                self._print_facts(console, image, facts, False, detail, compared)
         elif self.fmt == "json" and not self.out:
             print(json.dumps(record.to_dict(), ensure_ascii=False))
         elif self.fmt == "markdown" and not self.out:
             print(self._markdown(record.to_dict()))
             if self.show_facts and question == self.questions[-1]:
-                self._print_facts(console, image, facts, measured_only=False)
+                self._print_facts(console, image, facts, False, detail, compared)
 
     def _markdown(self, record: dict) -> str:
         """One analysis as Markdown, from its record."""
@@ -390,6 +441,10 @@ class AnalyzeJob:
                  f"- **Question:** {record['question']}"]
         if settings.get("temperature"):
             lines.append(f"- **Sampling:** temperature {settings['temperature']}, seed {settings.get('seed')}")
+        if record.get("region"):
+            lines.append(f"- **Detail:** {region_label(record['region'])}; {CROP_NOTE}")
+            if record["region"].get("compared"):
+                lines.append(f"- **Measured:** {record['region']['compared']}")
         lines += ["", record.get("analysis") or ""]
         if record.get("flags"):
             lines += ["", "## Claims the measurements contradict", ""]
@@ -399,6 +454,20 @@ class AnalyzeJob:
 
 _PAINTING_DONE = object()
 """Yielded after a painting's last record: the progress bar counts paintings."""
+
+
+def _regions(args) -> list[Region]:
+    """The details --region (repeated) or --detail N ask for; none: the whole painting."""
+    if getattr(args, "region", None) and getattr(args, "detail", None):
+        raise UsageError("give --region or --detail, not both")
+    if getattr(args, "detail", None):
+        return detail_tiles(args.detail)
+    return [parse_region(text) for text in getattr(args, "region", None) or ()]
+
+
+def _seen_sha(record: dict) -> str | None:
+    """The sha256 of the picture a record's model saw: the detail's own identity, else the painting's."""
+    return (record.get("region") or {}).get("sha256") or record["image"].get("sha256")
 
 
 def _error_key(record: dict) -> tuple:

@@ -16,6 +16,7 @@ from typing import Any
 from critic import __version__
 from critic.core.images import LoadedImage
 from critic.core.prompt import Turn, prompt_text
+from critic.core.regions import Detail
 from critic.engine.base import ModelInfo, Settings, Timings
 
 
@@ -42,6 +43,9 @@ class AnalysisRecord:
     timings: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] | None = None
     flags: list[dict[str, Any]] = field(default_factory=list)
+    region: dict[str, Any] | None = None
+    """The detail looked at (`critic.core.regions.Detail.to_dict`, with ``compared``: its facts against the
+    whole painting's); None for the whole painting. `image` stays the painting's, `facts` are the detail's."""
     error: str | None = None
     note: str | None = None
     created: float = field(default_factory=time.time)
@@ -57,15 +61,26 @@ def image_info(image: LoadedImage) -> dict[str, Any]:
             "height": image.original_size[1], "format": image.format}
 
 
+def detail_image_info(detail: Detail) -> dict[str, Any]:
+    """`image_info` of the painting a detail was cut from."""
+    return {"path": str(detail.image.path), "sha256": detail.painting_sha256, "width": detail.box.canvas[0],
+            "height": detail.box.canvas[1], "format": detail.image.format}
+
+
 def new_record(image: LoadedImage, question: str, model: ModelInfo | None, settings: Settings,
-               ground: str | None = None) -> AnalysisRecord:
-    """A record for a request about to run."""
+               ground: str | None = None, detail: Detail | None = None, compared: str = "") -> AnalysisRecord:
+    """A record for a request about to run; of a `detail` (its crop is `image`), with the comparison of its
+    facts with the whole painting's."""
     full_question = f"{ground}\n{question}" if ground else question
-    return AnalysisRecord(
+    record = AnalysisRecord(
         key=request_key(image.sha256, question, model.sha256 if model else "", settings, bool(ground)),
         image=image_info(image), question=question, prompt=prompt_text([Turn(full_question)]),
         settings=settings.to_dict(), model=model.to_dict() if model else None,
     )
+    if detail is not None:
+        record.image = detail_image_info(detail)
+        record.region = {**detail.to_dict(), "compared": compared}
+    return record
 
 
 def finish(record: AnalysisRecord, answer: str, timings: Timings, load_seconds: float, partial: bool,

@@ -6,6 +6,7 @@ import argparse
 
 from critic.cli.options import add_generation_flags, generation_settings
 from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES
+from critic.core.regions import CROP_NOTE, MAX_TILES, REGION_HELP
 
 
 def register(sub) -> None:
@@ -35,6 +36,14 @@ def register(sub) -> None:
                         help="show the measured facts beside the analysis (default: on)")
     parser.add_argument("--ground", action="store_true",
                         help="put a summary of the measured facts in the prompt (off by default)")
+    parser.add_argument("--region", action="append", metavar="X,Y,W,H",
+                        help=f"analyse a detail instead of the whole painting: {REGION_HELP}. The crop is cut from "
+                             "the file at full resolution and is one more image for the model to encode; its "
+                             "record carries the region, the detail's own facts (the claims are checked against "
+                             f"them) and how they compare with the whole's. {CROP_NOTE}. Repeat it for several")
+    parser.add_argument("--detail", type=int, metavar="N",
+                        help=f"analyse an N×N grid of overlapping tiles (2 to {MAX_TILES} a side, each 2/(N+1) of "
+                             "the canvas, neighbours sharing half), one result per tile with its region")
     add_generation_flags(parser)
     parser.add_argument("--parallel", type=int, metavar="N",
                         help="with --server: paintings in flight at once (default 4, at most 64); each answer is "

@@ -70,11 +70,17 @@ def analyses_by_image(files: list[Path]) -> dict[str, list[dict]]:
     return {sha: newest_answers(records) for sha, records in found.items()}
 
 
+def is_detail(record: dict) -> bool:
+    """Whether a record analyses a detail of its painting (`critic analyze --region/--detail`), not the whole."""
+    return isinstance(record.get("region"), dict)
+
+
 def newest_answers(records: list[dict]) -> list[dict]:
-    """`records` of one painting, keeping the newest answer per model and question, oldest first."""
+    """`records` of one painting, keeping the newest answer per model, question and detail (the whole painting
+    and each region apart), oldest first."""
     newest: dict[tuple, dict] = {}
     for record in records:
-        key = (_model(record), record.get("question"))
+        key = (_model(record), record.get("question"), str(record["region"].get("sha256")) if is_detail(record) else "")
         if key not in newest or _created(record) >= _created(newest[key]):
             newest[key] = record
     return sorted(newest.values(), key=_created)

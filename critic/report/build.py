@@ -8,10 +8,12 @@ from typing import Sequence
 from critic.core.errors import BadImage
 from critic.core.images import LoadedImage, load_image
 from critic.core.names import safe_name
+from critic.core.regions import box_from_record, load_whole, region_label
 from critic.engine.base import TurnRecord
 from critic.facts.measure import Facts, measure
 from critic.gallery.facts_io import facts_from_dict
-from critic.report.page import PaintingReport, Reading, marks_for, render_page
+from critic.gallery.results import is_detail
+from critic.report.page import DetailView, PaintingReport, Reading, marks_for, render_page
 
 _SHOWN = ("ok", "measured")
 """Record statuses with text to show; errors are counted, not shown."""
@@ -30,18 +32,20 @@ def _painting(path: str, sha256: str, records: list[dict], base: Path | None = N
     image = facts = None
     problem = ""
     size = None
+    whole = None
     try:
-        loaded = load_image(_locate(path, base))
+        # details are cut from the file at full resolution, as they were analysed
+        loaded = (load_whole if any(map(is_detail, records)) else load_image)(_locate(path, base))
         if sha256 and loaded.sha256 != sha256:
             problem = (f"{safe_name(path)} has changed since it was analysed (its sha256 differs): the picture is "
                        "left out and the facts are those recorded with the analysis")
         else:
-            image, size = loaded.image, loaded.original_size
+            whole, image, size = loaded, loaded.image, loaded.original_size
             facts = measure(loaded.image)
     except BadImage as err:
         problem = f"the picture is not shown: {safe_name(err)}"
     if facts is None:
-        for record in records:
+        for record in (r for r in records if not is_detail(r)):  # a detail's facts are not the painting's
             try:
                 facts = facts_from_dict(record.get("facts") or {})
                 break
@@ -51,11 +55,29 @@ def _painting(path: str, sha256: str, records: list[dict], base: Path | None = N
         info = records[0].get("image") or {}
         if info.get("width") and info.get("height"):
             size = (int(info["width"]), int(info["height"]))
-    readings = [Reading(r.get("question", ""), r.get("analysis") or "", r.get("model") or {},
-                        r.get("settings") or {}, marks_for(r.get("analysis") or "", facts, r.get("flags") or ()),
-                        r.get("note") or "", bool(r.get("partial")), r.get("created"))
-                for r in records]
+    readings = [_reading(r, facts, whole, size) for r in sorted(records, key=is_detail)]  # the whole's first
     return PaintingReport(safe_name(Path(path).name), safe_name(path), sha256, image, facts, readings, problem, size)
+
+
+def _reading(record: dict, facts: Facts | None, whole: LoadedImage | None,
+             size: tuple[int, int] | None) -> Reading:
+    """One record as a reading; a detail's with its crop and place, its claims checked against the crop's facts
+    (measured now from the painting, else as recorded)."""
+    text = record.get("analysis") or ""
+    detail = None
+    if is_detail(record):
+        region = record["region"]
+        box = box_from_record(region, size)  # checked when the results were read
+        crop = whole.image.crop(box.scaled(whole.image.size)) if whole is not None else None
+        try:
+            facts = measure(crop) if crop is not None else facts_from_dict(record.get("facts") or {})
+        except ValueError:
+            facts = None
+        detail = DetailView(region_label(region), box.fractions, crop,
+                            whole.image if whole is not None else None, str(region.get("compared") or ""))
+    return Reading(record.get("question", ""), text, record.get("model") or {}, record.get("settings") or {},
+                   marks_for(text, facts, record.get("flags") or ()), record.get("note") or "",
+                   bool(record.get("partial")), record.get("created"), detail)
 
 
 def from_records(records: Sequence[dict], base: Path | None = None) -> tuple[list[PaintingReport], int]:

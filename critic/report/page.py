@@ -23,7 +23,13 @@ from PIL import Image
 from critic import __version__
 from critic.facts.check import check_analysis
 from critic.facts.measure import Facts
+from critic.core.regions import CROP_NOTE
 from critic.report.figures import data_uri, histogram_svg, overlay_svg, swatches_html
+
+DETAIL_SIDE = 560
+"""Longest side of a detail's crop in a report."""
+PLACE_SIDE = 280
+"""Longest side of the thumbnail that marks where a detail is."""
 
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
 """Nothing but the page's own inline styles and data-URI pictures."""
@@ -41,6 +47,18 @@ class Mark:
 
 
 @dataclass
+class DetailView:
+    """What a reading of a detail shows beside it: the crop, and its place on a thumbnail of the whole."""
+
+    label: str
+    place: tuple[float, float, float, float]
+    """x, y, w, h as fractions of the painting."""
+    crop: Image.Image | None = None
+    whole: Image.Image | None = None
+    compared: str = ""
+
+
+@dataclass
 class Reading:
     """One analysis (or one chat answer) of a painting, with what produced it."""
 
@@ -52,6 +70,8 @@ class Reading:
     note: str = ""
     partial: bool = False
     created: float | None = None
+    detail: DetailView | None = None
+    """Set for an analysis of a detail (its marks are checked against the detail's own facts)."""
 
 
 @dataclass
@@ -110,6 +130,11 @@ figure { margin: 0; }
 .overlay .rose { stroke: #ff4f79; stroke-width: 3; stroke-linecap: round; }
 .overlay .weight circle { stroke: #fff; stroke-width: 3; fill: rgba(255,79,121,.8); }
 .overlay .cross { stroke: #fff; stroke-width: 2; }
+.overlay .place { stroke: #ffd23f; stroke-width: 2.5; }
+.overlay .shade { fill: rgba(0,0,0,.45); stroke: none; }
+article.reading.detail { border-top: 1px dashed var(--line); padding-top: 14px; }
+.detail-plates { display: grid; grid-template-columns: minmax(0, 3fr) minmax(140px, 2fr); gap: 20px;
+                 align-items: start; margin-bottom: 10px; }
 .missing { padding: 40px 16px; background: #eee; text-align: center; font: 14px system-ui, sans-serif; }
 .strip { display: flex; height: 22px; border-radius: 3px; overflow: hidden; margin-bottom: 8px; }
 .strip span { display: block; }
@@ -196,6 +221,35 @@ def _provenance(reading: Reading) -> str:
     return " · ".join(bits)
 
 
+def _place_svg(place: tuple[float, float, float, float], width: int, height: int) -> str:
+    """The detail's rectangle over a thumbnail of the whole, the rest of the painting shaded."""
+    x, y, w, h = (place[0] * width, place[1] * height, place[2] * width, place[3] * height)
+    shade = (f"M0 0H{width}V{height}H0Z M{x:.1f} {y:.1f}v{h:.1f}h{w:.1f}v{-h:.1f}Z")
+    return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img" '
+            f'aria-label="where the detail is"><path class="shade" fill-rule="evenodd" d="{shade}"/>'
+            f'<rect class="halo" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}"/>'
+            f'<rect class="place" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}"/></svg>')
+
+
+def _detail(detail: DetailView) -> str:
+    """The crop beside a thumbnail of the painting with the detail's place marked, and the measured comparison."""
+    if detail.crop is not None:
+        uri, (width, height) = data_uri(detail.crop, DETAIL_SIDE)
+        crop = (f'<figure><div class="frame"><img src="{uri}" width="{width}" height="{height}" '
+                f'alt="{_e(detail.label)}"></div><figcaption>{_e(detail.label)}: {_e(CROP_NOTE)}.</figcaption>'
+                '</figure>')
+    else:
+        crop = f'<div class="missing">{_e(detail.label)}: the picture is not shown</div>'
+    place = ""
+    if detail.whole is not None:
+        uri, (width, height) = data_uri(detail.whole, PLACE_SIDE)
+        place = (f'<figure><div class="frame"><img src="{uri}" width="{width}" height="{height}" '
+                 f'alt="the whole painting">{_place_svg(detail.place, width, height)}</div>'
+                 '<figcaption>Where the detail is on the painting.</figcaption></figure>')
+    compared = f'<p class="note">{_e(detail.compared)}</p>' if detail.compared else ""
+    return f'<div class="detail-plates">{crop}{place}</div>{compared}'
+
+
 def _reading(reading: Reading, prefix: str) -> str:
     body, notes = _marked_text(reading.text, reading.marks, prefix)
     aside = (f'<aside class="notes"><h3>Contradicted by the measurements</h3><ol>{notes}</ol></aside>'
@@ -205,7 +259,9 @@ def _reading(reading: Reading, prefix: str) -> str:
         extra.append('<p class="note">Stopped before the end: a partial answer.</p>')
     if reading.note:
         extra.append(f'<p class="note">{_e(reading.note)}</p>')
-    return (f'<article class="reading"><p class="question">{_e(reading.question)}</p>'
+    kind, plates = ("reading detail", _detail(reading.detail)) if reading.detail else ("reading", "")
+    return (f'<article class="{kind}">{plates}'
+            f'<p class="question">{_e(reading.question)}</p>'
             f'<p class="provenance">{_e(_provenance(reading))}</p>'
             f'<div class="reading-body"><div class="analysis">{body}</div>{aside}</div>{"".join(extra)}</article>')
 

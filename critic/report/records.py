@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from critic.core.regions import box_from_record
 from critic.gallery.facts_io import facts_from_dict
 
 _LATEST = 253402300799.0
@@ -23,11 +24,13 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "key": (str,), "status": (str,), "image": (dict,), "question": (str,), "prompt": (str,),
     "settings": (dict,), "analysis": (str,), "partial": (bool,), "stopped": (str,), "model": (dict,),
     "timings": (dict,), "facts": (dict,), "flags": (list,), "error": (str,), "note": (str,),
-    "created": (int, float), "critic_version": (str,), "runtime": (dict,),
+    "created": (int, float), "critic_version": (str,), "runtime": (dict,), "region": (dict,),
 }
 """The fields a report reads and the JSON types each may have (null is allowed for any)."""
 _IMAGE: dict[str, tuple[type, ...]] = {"path": (str,), "sha256": (str,), "width": (int,), "height": (int,),
                                        "format": (str,)}
+_REGION: dict[str, tuple[type, ...]] = {"text": (str,), "box": (list,), "canvas": (list,), "sha256": (str,),
+                                        "compared": (str,), "tile": (list,)}
 
 
 def _wrong(fields: dict[str, tuple[type, ...]], data: dict, prefix: str = "") -> str | None:
@@ -49,6 +52,14 @@ def record_problem(record: Any) -> str | None:
         problem = _wrong(_IMAGE, record["image"], "image.")
         if problem is None and any((record["image"].get(k) or 0) < 0 for k in ("width", "height")):
             problem = "image size is negative"
+    if problem is None and record.get("region") is not None:
+        problem = _wrong(_REGION, record["region"], "region.")
+        if problem is None:
+            try:
+                box_from_record(record["region"], ((record.get("image") or {}).get("width"),
+                                                   (record.get("image") or {}).get("height")))
+            except (KeyError, TypeError, ValueError) as err:
+                problem = f"region: {err}"
     if problem is None and record.get("created") is not None and not (
             math.isfinite(record["created"]) and 0 <= record["created"] <= _LATEST):
         problem = f"created {record['created']} is not a date"

@@ -36,6 +36,7 @@ from textual.worker import get_current_worker
 
 from critic.core.errors import CriticError
 from critic.core.perspectives import DEFAULT_QUESTION
+from critic.core.regions import CROP_NOTE, region_label
 from critic.engine.base import Settings
 from critic.facts.check import check_analysis
 from critic.facts.render import palette_strip, render_facts, render_flags
@@ -43,7 +44,9 @@ from critic.gallery.batch import analyze_job, run_batch
 from critic.gallery.catalog import Entry, GalleryCache, scan
 from critic.gallery.compare import compare_rows
 from critic.gallery.order import SORT_LABELS, SORTS, matcher, sort_entries
-from critic.gallery.results import RESULTS_FILE, analyses_by_image, newest_answers, results_files, shown_name
+from critic.gallery.facts_io import facts_from_dict
+from critic.gallery.results import (RESULTS_FILE, analyses_by_image, is_detail, newest_answers, results_files,
+                                    shown_name)
 from critic.history import History
 from critic.tui.gallery_grid import ThumbnailGrid
 from critic.tui.painting import AutoImage
@@ -81,26 +84,42 @@ def entry_heading(entry: Entry) -> str:
     if entry.error:
         lines.append(entry.error)
     elif entry.loaded:
-        count = len(entry.analyses)
-        lines.append(f"analysed ({count} result{'s' if count != 1 else ''})" if count else "not analysed yet")
+        details = sum(map(is_detail, entry.analyses))
+        count = len(entry.analyses) - details
+        words = [f"{count} result{'s' if count != 1 else ''}"] if count else []
+        words += [f"{details} detail{'s' if details != 1 else ''}"] if details else []
+        lines.append(f"analysed ({', '.join(words)})" if words else "not analysed yet")
     return "\n".join(lines)
 
 
 def analysis_view(entry: Entry, folder: Path | None = None):
-    """The latest analysis of `entry`, its model, the file it came from, and the sentences its measured facts
-    contradict."""
-    record = entry.analyses[-1]
+    """The latest analysis of `entry` (of the whole painting when there is one, else of a detail), its model,
+    the file it came from, and the sentences its measured facts contradict (a detail's: the crop's, as
+    recorded); then how many details have their own analyses."""
+    wholes = [r for r in entry.analyses if not is_detail(r)]
+    record = (wholes or entry.analyses)[-1]
     model = record.get("model") or {}
     heading = Text(f"Analysis · {model.get('name', '')} {model.get('quantization', '')}".rstrip(), style="bold")
     if record.get(RESULTS_FILE):
         source = shown_name(record[RESULTS_FILE], folder) if folder else record[RESULTS_FILE]
         heading.append(f" · from {source}", style="not bold")
     text = record.get("analysis") or ""
-    flags = check_analysis(text, entry.facts) if entry.facts else []
+    facts = entry.facts
     parts: list[Any] = [heading]
+    if is_detail(record):
+        parts.append(Text(f"Of a {region_label(record['region'])}: {CROP_NOTE}.", style="italic"))
+        try:
+            facts = facts_from_dict(record.get("facts") or {})
+        except ValueError:
+            facts = None
+    flags = check_analysis(text, facts) if facts else []
     if record.get("question") != DEFAULT_QUESTION:
         parts.append(Text(record.get("question", ""), style="italic"))
     parts.append(render_flags(text, flags))
+    details = len(entry.analyses) - len(wholes)
+    if details and wholes:
+        parts.append(Text(f"\n{details} detail{'s' if details != 1 else ''} analysed as well: `critic report` "
+                          "shows each beside its place on the painting.", style="italic"))
     return Group(*parts)
 
 
@@ -383,7 +402,7 @@ class GalleryApp(App[GalleryExit | None]):
         if entry.error:
             self.notify_error(entry.error)
             return
-        if any(r.get("question") == DEFAULT_QUESTION for r in entry.analyses):
+        if any(r.get("question") == DEFAULT_QUESTION and not is_detail(r) for r in entry.analyses):
             self.notify(f"{entry.name} is analysed already (see beside it)", timeout=4)
             return
         self._start_batch([entry])
@@ -394,7 +413,7 @@ class GalleryApp(App[GalleryExit | None]):
             self.notify("still measuring the paintings: try again when it is done", severity="warning")
             return
         todo = [e for e in self.grid.entries if not e.error
-                and not any(r.get("question") == DEFAULT_QUESTION for r in e.analyses)]
+                and not any(r.get("question") == DEFAULT_QUESTION and not is_detail(r) for r in e.analyses)]
         if not todo:
             self.notify("every painting shown is analysed already", timeout=4)
             return
