@@ -10,12 +10,14 @@ from critic.engine.base import Hardware, Settings
 
 
 def open_engine(model: str | None = None, server: str | None = None, n_ctx: int | None = None,
-                hardware: Hardware | None = None, cache: bool = True, keep_new: bool = True):
+                threads: int | None = None, cache: bool = True, keep_new: bool = True,
+                hardware: Hardware | None = None):
     """The model behind `server`, or the installed model called `model` (or the default) loaded
     into llama.cpp once its files pass the registry's checks.
 
     `cache`: restore paintings' evaluated prefixes, and keep new ones if `keep_new` (False for
-    batches of paintings seen once; critic.engine.prefix_cache). The registry only finds and verifies
+    batches of paintings seen once; critic.engine.prefix_cache). `hardware` says where it runs
+    (`threads` alone is a shorthand for `Hardware(threads=…)`). The registry only finds and verifies
     model folders; building an engine from one happens here and nowhere else.
     """
     if server:
@@ -27,7 +29,7 @@ def open_engine(model: str | None = None, server: str | None = None, n_ctx: int 
     from critic.engine.offload import configured_gpu_layers
     from critic.engine.prefix_cache import PrefixCache
 
-    hardware = hardware or Hardware()
+    hardware = hardware or Hardware(threads=threads)
     installed = registry.verified(model)
     return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=hardware.threads,
                                    gpu_layers=configured_gpu_layers(hardware.gpu_layers)[0],
