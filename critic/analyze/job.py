@@ -148,7 +148,7 @@ class AnalyzeJob:
                 if r.get("region"):
                     name = f"{name}, {region_label(r['region'])}"
                 parts.append(facts_markdown(name, facts) if self.fmt == "markdown" else facts_text(facts))
-                if r.get("region", {}).get("compared"):
+                if (r.get("region") or {}).get("compared"):
                     parts.append(r["region"]["compared"] + "\n")
         write_atomic(self.out, "\n".join(parts))
 
