@@ -65,6 +65,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration("turn-seeds", "ALTER TABLE turns ADD COLUMN seed INTEGER;"),
     Migration("turn-temperatures", "ALTER TABLE turns ADD COLUMN temperature REAL;"),
+    Migration(
+        "conversation-details",
+        "ALTER TABLE conversations ADD COLUMN region TEXT NOT NULL DEFAULT '';\n"
+        "ALTER TABLE conversations ADD COLUMN parent_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL;",
+    ),
 )
 
 
@@ -93,6 +98,9 @@ class Provenance:
     quantization: str = ""
     model_sha256: str = ""
     settings: dict = field(default_factory=dict)
+    region: dict = field(default_factory=dict)
+    """For a conversation about a detail: `critic.core.regions.Detail.to_dict` (the painting is still
+    `image_path` and `image_sha256`); empty for the whole painting."""
 
 
 @dataclass(kw_only=True)
@@ -103,6 +111,8 @@ class SavedConversation(Provenance):
     created: str
     updated: str
     turns: list[SavedTurn] = field(default_factory=list)
+    parent_id: int | None = None
+    """For a detail: the conversation about the whole painting it was opened from, when that one was saved."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,17 @@ class ConversationSummary:
     model: str
     turns: int
     first_question: str
+    region: str = ""
+    """The detail's region (X,Y,W,H fractions) for a conversation about a detail."""
+
+
+def _region(stored: str | None) -> dict:
+    """A conversation's stored region ({} for the whole painting, or for one that does not read as JSON)."""
+    try:
+        region = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return region if isinstance(region, dict) else {}
 
 
 def _now() -> str:
@@ -186,15 +207,17 @@ class History:
             yield db
 
     def create(self, image_path: str | Path, image_sha256: str, model: str, quantization: str = "",
-               model_sha256: str = "", settings: dict | None = None) -> int:
-        """Start a conversation; return its id."""
+               model_sha256: str = "", settings: dict | None = None, region: dict | None = None,
+               parent_id: int | None = None) -> int:
+        """Start a conversation; return its id. A detail's gives its `region` and the conversation about the
+        whole painting it came from (`parent_id`)."""
         now = _now()
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO conversations (created, updated, image_path, image_sha256, model, quantization, "
-                "model_sha256, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "model_sha256, settings, region, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (now, now, str(image_path), image_sha256, model, quantization, model_sha256,
-                 json.dumps(settings or {})),
+                 json.dumps(settings or {}), json.dumps(region) if region else "", parent_id),
             )
             return int(cursor.lastrowid)
 
@@ -242,6 +265,7 @@ class History:
             id=row["id"], created=row["created"], updated=row["updated"], image_path=row["image_path"],
             image_sha256=row["image_sha256"], model=row["model"], quantization=row["quantization"],
             model_sha256=row["model_sha256"], settings=json.loads(row["settings"]), turns=turns,
+            region=_region(row["region"]), parent_id=row["parent_id"],
         )
 
     def latest_id(self) -> int | None:
@@ -257,18 +281,21 @@ class History:
             rows = db.execute(
                 "SELECT c.id, c.updated, c.image_path, c.model, COUNT(t.id), "
                 "(SELECT question FROM turns WHERE conversation_id = c.id AND question != ? "
-                "ORDER BY position LIMIT 1) "
+                "ORDER BY position LIMIT 1), c.region "
                 "FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id "
                 "GROUP BY c.id ORDER BY c.updated DESC, c.id DESC LIMIT ?",
                 (skip_question, limit),
             ).fetchall()
-        return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
+        return [ConversationSummary(r[0], r[1], r[2], r[3], r[4], r[5] or "", str(_region(r[6]).get("text", "")))
+                for r in rows]
 
-    def about_image(self, image_sha256: str) -> list[int]:
-        """Ids of the conversations about the painting with this sha256, the most recently updated first."""
+    def about_image(self, image_sha256: str, details: bool = False) -> list[int]:
+        """Ids of the conversations about the painting with this sha256 (with `details`, those about its
+        details too), the most recently updated first."""
+        whole = "" if details else " AND region = ''"
         with self._connect() as db:
-            rows = db.execute("SELECT id FROM conversations WHERE image_sha256 = ? ORDER BY updated DESC, id DESC",
-                              (image_sha256,)).fetchall()
+            rows = db.execute(f"SELECT id FROM conversations WHERE image_sha256 = ?{whole} "
+                              "ORDER BY updated DESC, id DESC", (image_sha256,)).fetchall()
         return [int(row[0]) for row in rows]
 
     def move_image(self, conversation_id: int, image_path: str | Path) -> None:

@@ -15,7 +15,12 @@ def register(sub) -> None:
                     "Keys: F2 the overall analysis, F3 then 1-9 one perspective, F4 brief answers on/off, "
                     "Escape stops an answer, ctrl+r regenerates the last answer, ctrl+o opens another painting, "
                     "ctrl+n starts a new conversation, ctrl+y copies the last answer, ctrl+s saves the "
-                    "conversation as Markdown (or, to a .html name, as a page with the painting and its facts), ctrl+p opens the command palette, ctrl+q quits.",
+                    "conversation as Markdown (or, to a .html name, as a page with the painting and its facts), "
+                    "F5 chooses a detail to ask about (the arrows move the rectangle, shift+arrows resize it, or "
+                    "drag it with the mouse; Enter opens it as its own conversation, with the crop shown and its "
+                    "facts compared with the whole; ctrl+b goes back to the whole painting; the model was trained "
+                    "on whole paintings, so a detail's answer is the model applied to a crop), "
+                    "ctrl+p opens the command palette, ctrl+q quits.",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="the painting (default: pick one in the app)")
     parser.add_argument("--history", action="store_true", help="list saved conversations and exit")
@@ -43,7 +48,8 @@ def print_history(history) -> int:
         preview = row.first_question or f"the overall analysis of {Path(row.image_path).name}, {when[:10]}"
         preview = safe_name(preview)
         preview = preview if len(preview) <= 70 else preview[:69] + "…"
-        print(f"{row.id:>5}  {when:<16}  {turns:<8}  {row.model:<14} {safe_name(row.image_path)}\n       “{preview}”")
+        painting = safe_name(row.image_path) + (f", detail {safe_name(row.region)}" if row.region else "")
+        print(f"{row.id:>5}  {when:<16}  {turns:<8}  {row.model:<14} {painting}\n       “{preview}”")
     print("`critic chat --resume ID` continues one")
     return 0
 

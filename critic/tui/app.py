@@ -27,12 +27,14 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from critic.core.errors import BadImage, CriticError
+from critic.core.errors import BadImage, BadRegion, CriticError
 from critic.core.images import load_image
 from critic.core.names import safe_name
 from critic.core.perspectives import BRIEF_SUFFIX, DEFAULT_QUESTION, PERSPECTIVES, perspective
+from critic.core.regions import Region, cut_detail, load_whole, region_of_record
 from critic.core.store import write_atomic
 from critic.engine.base import Settings, TurnRecord
+from critic.facts.detail import compare_to_whole
 from critic.history import History, SavedConversation
 from critic.tui.conversation import Conversation, Painting
 from critic.tui.dialogs import PerspectiveScreen, RegenerateScreen, SaveScreen
@@ -47,6 +49,9 @@ EngineFactory = Callable[[], Any]
 """Loads the model; returns an engine (`critic.engine.base.Engine`) or raises a CriticError."""
 
 MeasureFunction = Callable[[Any], Any]
+
+ASK_PAINTING = "Ask about the painting (F2 analysis · F3 perspective · F5 detail · ctrl+p commands)"
+ASK_DETAIL = "Ask about this detail (F2 analysis · F5 a smaller one · ctrl+b the whole painting)"
 
 SAMPLE_TEMPERATURE = 0.8
 """The temperature ctrl+r offers when the chat is greedy (temperature 0), where asking again would write the
@@ -75,6 +80,8 @@ class ChatApp(App[int]):
         Binding("ctrl+n", "new_conversation", "New"),
         Binding("ctrl+y", "copy_answer", "Copy"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("f5", "select_detail", "Zoom"),
+        Binding("ctrl+b", "back", "Back"),
     ]
 
     answering: reactive[bool] = reactive(False)
@@ -95,6 +102,8 @@ class ChatApp(App[int]):
         self.engine_error: str | None = None
         self.engine_lock = threading.Lock()
         self.conversation: Conversation | None = None
+        self.whole: Conversation | None = None
+        """While a detail is open: the conversation about the whole painting, kept to go back to (ctrl+b)."""
         self.shown: list[tuple[str, str]] = []  # every notification of this run, oldest first
         self._retired: list[Conversation] = []  # to close under the lock, in the next answer
         self._quitting = False
@@ -106,8 +115,7 @@ class ChatApp(App[int]):
             yield PaintingPane(self.image_widget, id="painting")
             with Vertical(id="conversation"):
                 yield VerticalScroll(Static("", id="chat-notice", markup=False), id="chat")
-                yield Input(placeholder="Ask about the painting (F2 analysis · F3 perspective · ctrl+p commands)",
-                            id="question")
+                yield Input(placeholder=ASK_PAINTING, id="question")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -204,6 +212,9 @@ class ChatApp(App[int]):
             self.action_open()
 
     async def _painting_ready(self, painting: Painting, saved: SavedConversation | None) -> None:
+        if saved is not None and saved.region:
+            await self._resume_detail(painting, saved)
+            return
         orphan = self.conversation.saved if self.conversation and self.conversation.painting is None else None
         if saved is None and orphan is not None and painting.image.sha256 == orphan.image_sha256:
             saved = orphan  # the painting of a resumed conversation, found where it was moved: re-attach
@@ -222,22 +233,120 @@ class ChatApp(App[int]):
     async def _start_conversation(self, painting: Painting | None, saved: SavedConversation | None = None) -> None:
         """Show `painting` with a fresh conversation (or the saved one), stopping any answer."""
         self.action_stop()
-        if self.conversation is not None:
-            self._retired.append(self.conversation)
+        self._retired += [c for c in (self.conversation, self.whole) if c is not None]
+        self.whole = None
         self.conversation = Conversation(painting, self.settings, self.history, saved)
+        await self._show_conversation()
+
+    async def _show_conversation(self) -> None:
+        """Show the current conversation: its painting (or detail) and its turns."""
+        conversation = self.conversation
+        painting = conversation.painting
         self.query_one(PaintingPane).show(painting)
         chat = self.chat
         await chat.query("QuestionItem, AnswerItem").remove()
         self._set_notice(self.engine_error or "")
-        if saved is not None:
-            for turn in self.conversation.turns:
-                marked, notes = self._marked(turn)
-                await chat.mount(QuestionItem(turn.question),
-                                 AnswerItem(saved.model, marked, turn.partial, notes, record=turn))
-            chat.scroll_end(animate=False)
+        model = conversation.model.name if conversation.model else conversation.saved.model if conversation.saved \
+            else ""
+        for turn in conversation.turns:
+            marked, notes = self._marked(turn)
+            await chat.mount(QuestionItem(turn.question), AnswerItem(model, marked, turn.partial, notes, record=turn))
+        chat.scroll_end(animate=False)
         self.status.tokens_per_second = None
-        self.status.context_used = self.status.context_size = 0
-        self.sub_title = safe_name(painting.image.path.name) if painting else ""
+        self.status.context_used, self.status.context_size = conversation.context
+        name = safe_name(painting.image.path.name) if painting else ""
+        self.sub_title = f"{name}, {painting.detail.label}" if painting and painting.detail else name
+        self.query_one("#question", Input).placeholder = ASK_DETAIL if painting and painting.detail else ASK_PAINTING
+        self.refresh_bindings()
+
+    # -- details ----------------------------------------------------------------------------------------
+
+    def action_select_detail(self) -> None:
+        """Choose a detail of the painting to ask about (keys or mouse on the picture)."""
+        if self.conversation is None or self.conversation.painting is None:
+            self.notify_error("no painting is open: ctrl+o opens one")
+            return
+        self.query_one(PaintingPane).start_selection()
+
+    def on_painting_pane_selection_ended(self, message: PaintingPane.SelectionEnded) -> None:
+        self.query_one("#question", Input).focus()
+
+    def on_painting_pane_detail_chosen(self, message: PaintingPane.DetailChosen) -> None:
+        self.query_one("#question", Input).focus()
+        painting = self.conversation.painting if self.conversation else None
+        if painting is None:
+            return
+        region = message.selection.region
+        if painting.detail is not None and self.whole is not None:
+            # a detail chosen within a detail is a detail of the painting, opened from the whole's conversation
+            x, y, w, h = painting.detail.box.fractions
+            region = Region(x + region.x * w, y + region.y * h, region.w * w, region.h * h)
+            painting = self.whole.painting
+        self._load_detail(painting, region)
+
+    @work(thread=True, exclusive=True, group="painting")
+    def _load_detail(self, whole: Painting, region: Region, saved: SavedConversation | None = None) -> None:
+        """Cut `region` from the painting's file at full resolution and measure it."""
+        try:
+            full = load_whole(whole.image.path)
+            if full.sha256 != whole.image.sha256:
+                raise BadImage(f"{safe_name(whole.image.path)} has changed since it was opened: ctrl+o opens it again")
+            detail = cut_detail(full, region)
+        except (BadImage, BadRegion) as err:
+            self._to_ui(self.notify_error, str(err))
+            return
+        del full  # the crop keeps only its own pixels
+        facts = self.measure(detail.image.image) if self.measure else None
+        compared = compare_to_whole(facts, whole.facts, brief=True) if facts is not None and whole.facts else ""
+        self._to_ui(self._detail_ready, whole, Painting(detail.image, facts, detail, compared), saved)
+
+    async def _detail_ready(self, whole: Painting, painting: Painting, saved: SavedConversation | None) -> None:
+        """Open the detail as its own conversation, the whole painting's kept to go back to."""
+        current = self.conversation
+        if current is None or whole not in (current.painting, self.whole.painting if self.whole else None):
+            return  # another painting was opened meanwhile
+        self.action_stop()
+        if self.whole is None:
+            self.whole = current
+        else:
+            self._retired.append(current)  # one detail left for another
+        if saved is not None and saved.region.get("sha256") != painting.image.sha256:
+            self.notify(f"{safe_name(painting.image.path.name)} has changed since this conversation about its detail; "
+                        "the earlier answers were about the old file", severity="warning", timeout=12)
+        self.conversation = Conversation(painting, self.settings, self.history, saved, parent=self.whole)
+        await self._show_conversation()
+
+    async def _resume_detail(self, painting: Painting, saved: SavedConversation) -> None:
+        """Reopen a saved conversation about a detail: the painting's conversation it came from first (or a new
+        one), then the detail over it."""
+        parent = None
+        if saved.parent_id is not None and self.history is not None:
+            try:
+                parent = self.history.get(saved.parent_id)
+            except (CriticError, sqlite3.Error):
+                parent = None
+        await self._start_conversation(painting, parent)
+        try:
+            region = region_of_record(saved.region, painting.image.original_size)
+        except ValueError as err:
+            self.notify_error(f"conversation {saved.id}: its detail cannot be cut ({err}); this is the whole painting")
+            return
+        self._load_detail(painting, region, saved)
+
+    async def action_back(self) -> None:
+        """Leave the detail for the conversation about the whole painting."""
+        if self.whole is None:
+            self.notify("this is the whole painting: F5 chooses a detail", severity="warning", timeout=4)
+            return
+        self.action_stop()
+        self._retired.append(self.conversation)
+        self.conversation, self.whole = self.whole, None
+        await self._show_conversation()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.whole is not None  # shown in the footer only in a detail
+        return True
 
     def _resume(self, conversation_id: int) -> None:
         try:
@@ -308,7 +417,8 @@ class ChatApp(App[int]):
             while self._retired:
                 self._retired.pop().close()
             try:
-                pieces = conversation.stream(self.engine, question, regenerate, settings)
+                pieces = conversation.stream(self.engine, question, regenerate, settings,
+                                             lambda *step: self._to_ui(item.reading, *step))
                 try:
                     for piece in pieces:
                         if worker.is_cancelled or not self._to_ui(item.write, piece):
@@ -403,10 +513,16 @@ class ChatApp(App[int]):
         self.push_screen(OpenPaintingScreen(current.parent if current else None), chosen)
 
     async def action_new_conversation(self) -> None:
-        """Start again about the same painting."""
+        """Start again about the same painting (or the same detail of it)."""
         painting = self.conversation.painting if self.conversation else None
         if painting is None:
             self.notify_error("no painting is open: ctrl+o opens one")
+            return
+        if painting.detail is not None and self.whole is not None:
+            self.action_stop()
+            self._retired.append(self.conversation)
+            self.conversation = Conversation(painting, self.settings, self.history, parent=self.whole)
+            await self._show_conversation()
             return
         await self._start_conversation(painting)
 
@@ -459,6 +575,11 @@ class ChatApp(App[int]):
         yield SystemCommand("Stop generation", "Keep what was written, marked as partial", self.action_stop)
         yield SystemCommand("Open another painting", "Path or file browser", self.action_open)
         yield SystemCommand("New conversation", "Start again about this painting", self.action_new_conversation)
+        yield SystemCommand("Ask about a detail", "Choose a rectangle of the painting (arrows, shift+arrows, or "
+                            "the mouse); it opens as its own conversation", self.action_select_detail)
+        if self.whole is not None:
+            yield SystemCommand("Back to the whole painting", "Leave the detail for the painting's conversation",
+                                self.action_back)
         yield SystemCommand("Copy the last answer", "To the clipboard, through the terminal (OSC 52)",
                             self.action_copy_answer)
         yield SystemCommand("Save the conversation as Markdown", "Painting, model, settings and every turn",
@@ -481,7 +602,7 @@ class ChatApp(App[int]):
         # The generation thread lets go of the lock at its next piece; wait without blocking the loop.
         await asyncio.to_thread(self.engine_lock.acquire)
         try:
-            for conversation in [*self._retired, self.conversation]:
+            for conversation in [*self._retired, self.conversation, self.whole]:
                 if conversation is not None:
                     conversation.close()
             self._retired.clear()

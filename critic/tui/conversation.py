@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from critic.core.images import LoadedImage
+from critic.core.regions import Detail
 from critic.engine.base import Settings, TurnRecord
 from critic.facts.check import Flag, check_analysis
 from critic.facts.measure import Facts
@@ -23,18 +24,23 @@ from critic.tui.transcript import to_markdown
 
 @dataclass
 class Painting:
-    """A painting open in the chat: the decoded image and what was measured on it."""
+    """A painting open in the chat: the decoded image and what was measured on it; or a detail of one, whose
+    image is the crop (its own sha256), its facts the crop's, `compared` those set against the whole's."""
 
     image: LoadedImage
     facts: Facts | None = None
+    detail: Detail | None = None
+    compared: str = ""
 
 
 class Conversation:
     """The turns about one painting, the session that answers them, and their saved copy."""
 
     def __init__(self, painting: Painting | None, settings: Settings, history: History | None = None,
-                 saved: SavedConversation | None = None) -> None:
+                 saved: SavedConversation | None = None, parent: "Conversation | None" = None) -> None:
         self.painting = painting
+        self.parent = parent
+        """For a detail: the conversation about the whole painting it was opened from."""
         self.settings = settings
         self.history = history
         self.id: int | None = saved.id if saved else None
@@ -98,9 +104,11 @@ class Conversation:
             return
         try:
             if self.id is None:
-                info = self.model
-                self.id = self.history.create(self.painting.image.path.resolve(), self.painting.image.sha256,
-                                              info.name, info.quantization, info.sha256, self.settings.to_dict())
+                info, detail = self.model, self.painting.detail
+                self.id = self.history.create(self.painting.image.path.resolve(), self.painting_sha256,
+                                              info.name, info.quantization, info.sha256, self.settings.to_dict(),
+                                              detail.to_dict() if detail else None,
+                                              self.parent.id if self.parent else None)
             self.history.add_turn(self.id, SavedTurn(record.question, record.answer, record.partial,
                                                      record.timings.to_dict(), record.seed, record.temperature),
                                   replace_last=replace_last)
@@ -113,6 +121,14 @@ class Conversation:
             return []
         return check_analysis(text, self.painting.facts)
 
+    @property
+    def painting_sha256(self) -> str:
+        """The sha256 of the painting's file (a detail's crop has its own identity; this is its painting's)."""
+        if self.painting is None:
+            return self.saved.image_sha256 if self.saved else ""
+        detail = self.painting.detail
+        return detail.painting_sha256 if detail else self.painting.image.sha256
+
     def header(self) -> Provenance:
         """What a saved transcript records about the painting, the model and the settings."""
         image = self.painting.image if self.painting else None
@@ -122,8 +138,10 @@ class Conversation:
             model = (self.saved.model, self.saved.quantization, self.saved.model_sha256)
         else:
             model = ("", "", "")
-        return Provenance(str(image.path.resolve()) if image else "", image.sha256 if image else "",
-                          *model, settings=self.settings.to_dict())
+        detail = self.painting.detail if self.painting else None
+        region = detail.to_dict() if detail else (self.saved.region if self.saved else {})
+        return Provenance(str(image.path.resolve()) if image else "", self.painting_sha256 if image else "",
+                          *model, settings=self.settings.to_dict(), region=region)
 
     def markdown(self) -> str:
         """The conversation as a Markdown document."""

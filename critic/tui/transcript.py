@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from critic.core.names import safe_name
+from critic.core.regions import CROP_NOTE, region_label
 from critic.engine.base import TurnRecord
 from critic.facts.check import Flag
 from critic.history import Provenance
@@ -44,6 +45,9 @@ def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id
         f"- Painting sha256: `{header.image_sha256}`",
         f"- Model: {model}",
     ]
+    if header.region:
+        lines[0] = f"# Conversation about a detail of {name}"
+        lines.insert(4, f"- Detail: {region_label(header.region)}; {CROP_NOTE}")
     if header.model_sha256:
         lines.append(f"- Model sha256: `{header.model_sha256}`")
     lines.append(f"- Settings: {settings}")
