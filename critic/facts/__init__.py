@@ -82,6 +82,14 @@ Composition
     nothing varies across the width. Its *symmetry_level*: symmetric ≥ 0.75, roughly
     symmetric ≥ 0.45, partly symmetric ≥ 0.2, asymmetric below.
 
+A detail against the whole (`critic.facts.detail.compare_to_whole`)
+    A detail's facts are measured on its crop like any picture's, then set against the whole
+    painting's: darker or lighter when mean L* is 5 or more apart, warmer or cooler at 0.15 of
+    temperature balance (not between two neutral pictures), more colourful or more muted at 10
+    of colourfulness M, more contrasted or softer at 10 of contrast, busier or calmer at 5
+    points of edge density; then the largest colour family and the dominant line direction
+    where they differ. Nothing past its threshold: "much like the painting overall".
+
 Checking an analysis (`check_analysis`)
     Sentences are read for four kinds of claim and flagged only when the measurement is far
     past the word's threshold (`FLAG_*` in `critic.facts.check`); negated, hedged ("may",
