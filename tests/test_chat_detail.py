@@ -141,6 +141,11 @@ async def test_resuming_a_detail_shows_its_crop_and_goes_back_to_its_painting(qu
         assert app.conversation.markdown().startswith("# Conversation about a detail of quadrants.png")
         assert "- Detail: detail 0,0.5,0.5,0.5 (0,150,200,150px); GalleryGPT was trained on whole paintings" in \
             app.conversation.markdown()
+        from critic.report.chat import conversation_html
+
+        page = conversation_html(app.conversation)
+        assert "<title>Conversation about a detail of quadrants.png</title>" in page
+        assert "detail 0,0.5,0.5,0.5 (0,150,200,150px): GalleryGPT was trained on whole paintings" in page
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: app.whole is None, "the whole painting")
         assert app.conversation.id == whole_id and [t.answer for t in app.conversation.turns] == ["All of it."]
