@@ -61,7 +61,8 @@ def run_child(args: list[str], env: dict | None = None, watch: Path | None = Non
     if status:
         raise SystemExit(f"child {args} failed (status {status})")
     result = json.loads(out.strip().splitlines()[-1])
-    result.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3))
+    result.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3),
+                  cpu_s=round(usage.ru_utime + usage.ru_stime, 1))
     if watch:
         result["peak_disk_gb"] = round(peak_disk[0] / GB, 3)
     return result

@@ -87,3 +87,54 @@ def write_gguf(path: Path, writer, tensors: Iterable[PlannedTensor], progress: P
         if progress:
             progress(done, total)
     writer.close()
+
+
+def prefetched(tensors: list[PlannedTensor], depth: int = 3) -> list[PlannedTensor]:
+    """The same tensors, their blocks made ahead by one background thread in write order (at most `depth`
+    blocks waiting), so reading and merging the checkpoint overlaps the quantizing and writing of the
+    blocks before. Blocks must be consumed in the order of `tensors`, as `write_gguf` does."""
+    import queue
+    import threading
+
+    done = object()
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for index, tensor in enumerate(tensors):
+                for block in tensor.blocks():
+                    while not stop.is_set():
+                        try:
+                            ready.put((index, block), timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ready.put((index, done))
+        except BaseException as err:  # handed to the writer, which raises it
+            ready.put((-1, err))
+
+    thread = threading.Thread(target=produce, name="gguf-prefetch", daemon=True)
+    started = []
+
+    def blocks_of(index: int) -> Iterator[np.ndarray]:
+        if not started:
+            started.append(thread.start())
+        try:
+            while True:
+                got, block = ready.get()
+                if got == -1:
+                    raise block
+                if block is done:
+                    return
+                if got != index:
+                    raise RuntimeError(f"blocks of tensor {got} came when {index}'s were expected")
+                yield block
+        except BaseException:
+            stop.set()
+            raise
+
+    return [PlannedTensor(t.name, t.shape, t.dtype, lambda i=i: blocks_of(i), t.ggml_type)
+            for i, t in enumerate(tensors)]

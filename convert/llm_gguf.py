@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from critic.convert.checkpoint import iter_llm_names
-from critic.convert.gguf_stream import PlannedTensor, Progress, row_blocks, write_gguf
+from critic.convert.gguf_stream import PlannedTensor, Progress, prefetched, row_blocks, write_gguf
 from critic.convert.lora import Lora
 from critic.core.errors import BadCheckpoint
 from critic.core.prompt import CHAT_TEMPLATE, LEGACY_KEY
@@ -101,11 +101,12 @@ def quantized(plans: list[PlannedTensor], quant: str, n_layer: int, threads: int
 
     types = tensor_types({p.name: p.shape for p in plans}, quant, n_layer)
     by_name = {p.name: p for p in plans}
+    ordered = [by_name[name] for name in quantizer_order(list(by_name))]
     kernels = Kernels(threads)
     out = []
-    for name in quantizer_order(list(by_name)):
-        plan = by_name[name]
-        kind = types.get(name)
+    # the checkpoint is read and merged a few blocks ahead, while the blocks before are quantized
+    for plan in prefetched(ordered):
+        kind = types.get(plan.name)
         if kind is None or kind == "F16":
             out.append(plan)
             continue
@@ -115,7 +116,7 @@ def quantized(plans: list[PlannedTensor], quant: str, n_layer: int, threads: int
                 rows = np.asarray(block, dtype=np.float16).astype(np.float32)
                 yield kernels.quantize(kind, rows.reshape(-1, plan.shape[-1]))
 
-        out.append(PlannedTensor(name, plan.shape, np.uint8, blocks, kind))
+        out.append(PlannedTensor(plan.name, plan.shape, np.uint8, blocks, kind))
     return out, kernels
 
 

@@ -70,6 +70,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE conversations ADD COLUMN region TEXT NOT NULL DEFAULT '';\n"
         "ALTER TABLE conversations ADD COLUMN parent_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL;",
     ),
+    Migration("turn-runtime", "ALTER TABLE turns ADD COLUMN runtime TEXT NOT NULL DEFAULT '{}';"),
 )
 
 
@@ -83,6 +84,8 @@ class SavedTurn:
     timings: dict = field(default_factory=dict)
     seed: int | None = None
     temperature: float | None = None  # when not the conversation's (a regenerated answer sampled anew)
+    runtime: dict = field(default_factory=dict)
+    """Where the answer was computed: backend, device, layers on the GPU, threads."""
 
 
 @dataclass
@@ -237,9 +240,9 @@ class History:
                     position = 0 if last is None else last + 1
                 db.execute(
                     "INSERT INTO turns (conversation_id, position, question, answer, partial, timings, created, seed, "
-                    "temperature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "temperature, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, position, turn.question, turn.answer, int(turn.partial),
-                     json.dumps(turn.timings), now, turn.seed, turn.temperature),
+                     json.dumps(turn.timings), now, turn.seed, turn.temperature, json.dumps(turn.runtime)),
                 )
                 db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
                 db.execute("COMMIT")
@@ -257,7 +260,7 @@ class History:
                 raise UsageError(f"no saved conversation {conversation_id}: see `critic chat --history`")
             turns = [
                 SavedTurn(t["question"], t["answer"], bool(t["partial"]), json.loads(t["timings"]), t["seed"],
-                          t["temperature"])
+                          t["temperature"], json.loads(t["runtime"] or "{}"))
                 for t in db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY position",
                                     (conversation_id,))
             ]

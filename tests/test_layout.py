@@ -84,11 +84,17 @@ def test_imports_only_go_down_a_floor():
     assert wrong == [], "\n".join(sorted(set(wrong)))
 
 
+DATA_PACKAGES = {"critic.data": "critic/data", "critic.train.deepspeed": "train/deepspeed"}
+"""Folders of data files only, listed as packages so setuptools ships them (and says nothing)."""
+
+
 def test_the_distribution_lists_every_package_and_maps_the_stage_folders():
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     on_disk = {_module_name(init) for folder in FOLDERS if (ROOT / folder).is_dir()
                for init in (ROOT / folder).rglob("__init__.py")}
-    assert set(setuptools["packages"]) == on_disk
+    assert all((ROOT / folder).is_dir() and not (ROOT / folder / "__init__.py").exists()
+               for folder in DATA_PACKAGES.values())
+    assert set(setuptools["packages"]) == on_disk | set(DATA_PACKAGES)
     assert setuptools["package-dir"] == {name: folder for folder, name in FOLDERS.items()
                                          if name != "critic" and (ROOT / folder).is_dir()}
 

@@ -18,10 +18,11 @@ from critic.core.errors import BadImage, BadRegion, ModelNotFound, UsageError
 from critic.core.images import LoadedImage, iter_image_paths, load_image
 from critic.core.names import safe_name
 from critic.core.perspectives import compose_question, expand_aspects
+from critic.core.progress import ReadingStatus
 from critic.core.regions import (CROP_NOTE, Detail, Region, cut_detail, detail_tiles, load_whole, parse_region,
                                  region_label, region_of_record)
 from critic.core.store import JsonlLog, output_lock
-from critic.engine.base import Settings
+from critic.engine.base import Hardware, Settings, describe_runtime
 
 _FORMAT_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".json": "json", ".jsonl": "json"}
 """With --out and no --format, the output's kind follows its extension (JSON lines otherwise)."""
@@ -41,7 +42,7 @@ class AnalyzeJob:
     ground: bool
     model: str | None
     server: str | None
-    threads: int | None
+    hardware: Hardware
     ctx: int | None
     cache: bool = True
     parallel: int = 1
@@ -54,9 +55,9 @@ class AnalyzeJob:
     """Facts by image sha256, for the facts sections of a Markdown or text --out (None: not measurable)."""
 
     @classmethod
-    def from_args(cls, args, settings: Settings) -> "AnalyzeJob":
-        """The job `critic analyze`'s arguments describe, with the settings its flags gave
-        (critic.cli.options checks them)."""
+    def from_args(cls, args, settings: Settings, hardware: Hardware) -> "AnalyzeJob":
+        """The job `critic analyze`'s arguments describe, with the settings and hardware its flags
+        gave (critic.cli.options checks them)."""
         questions = [compose_question(aspect, args.ask, args.brief, args.lang) for aspect in expand_aspects(args.aspect)]
         paths = iter_image_paths(args.images)
         if not paths:
@@ -66,7 +67,7 @@ class AnalyzeJob:
         from critic.core.parallel import check_parallel
 
         job = cls(paths, questions, settings, fmt, out,
-                  args.facts, args.ground, args.model, args.server, args.threads, args.ctx, not args.no_cache,
+                  args.facts, args.ground, args.model, args.server, hardware, args.ctx, not args.no_cache,
                   check_parallel(getattr(args, "parallel", None), args.server), _regions(args))
         job.check_out()
         job.check_regions()
@@ -187,7 +188,7 @@ class AnalyzeJob:
     def _engine(self):
         from critic.engine import open_engine
 
-        return open_engine(self.model, self.server, n_ctx=self.ctx, threads=self.threads, cache=self.cache,
+        return open_engine(self.model, self.server, n_ctx=self.ctx, hardware=self.hardware, cache=self.cache,
                            keep_new=len(self.paths) == 1)
 
     # -- no model: measured facts ---------------------------------------------------------
@@ -378,17 +379,28 @@ class AnalyzeJob:
         record.facts = facts.to_dict()
         console = self._console()
         asked = f"{ground}\n{question}" if ground else question
+        seen = len(session.notices)
         if self.streaming and not self._whole:
             self._title(console, engine, image, question, detail)
-            for piece in session.ask(asked, self.settings):
-                console.print(piece, end="", markup=False, highlight=False)
-                console.file.flush()
+            reading = ReadingStatus()  # a first answer at 7B on a CPU takes a minute: say what runs, how far
+            session.on_progress = reading.update
+            try:
+                for piece in session.ask(asked, self.settings):
+                    reading.stop()
+                    console.print(piece, end="", markup=False, highlight=False)
+                    console.file.flush()
+            finally:
+                reading.stop()
+                session.on_progress = None
             console.print()
         else:
             for _ in session.ask(asked, self.settings):
                 pass
+        for notice in session.notices[seen:]:
+            print(f"critic: note: {safe_name(notice)}", file=sys.stderr)
         turn = session.rewind()  # the next question branches from the painting again
         finish(record, turn.answer, turn.timings, engine.load_seconds, turn.partial, turn.stopped)
+        record.runtime = turn.runtime or None
         record.settings = {**record.settings, "seed": turn.seed}  # the one drawn when none was given
         flags = check_analysis(turn.answer, facts)
         record.flags = [_flag_dict(f) for f in flags]
@@ -441,6 +453,8 @@ class AnalyzeJob:
                  f"- **Question:** {record['question']}"]
         if settings.get("temperature"):
             lines.append(f"- **Sampling:** temperature {settings['temperature']}, seed {settings.get('seed')}")
+        if record.get("runtime"):
+            lines.append(f"- **Ran on:** {describe_runtime(record['runtime'])}")
         if record.get("region"):
             lines.append(f"- **Detail:** {region_label(record['region'])}; {CROP_NOTE}")
             if record["region"].get("compared"):

@@ -40,6 +40,8 @@ class AnalysisRecord:
     partial: bool = False
     stopped: str = ""
     model: dict[str, Any] | None = None
+    runtime: dict[str, Any] | None = None
+    """Where it ran: llama.cpp backend, device, layers on the GPU, threads (LlamaEngine.runtime)."""
     timings: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] | None = None
     flags: list[dict[str, Any]] = field(default_factory=list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from critic.cli.options import add_generation_flags, generation_settings
+from critic.cli.options import add_generation_flags, generation_settings, hardware
 from critic.core.perspectives import DEFAULT_QUESTION, PERSPECTIVES
 from critic.core.regions import CROP_NOTE, MAX_TILES, REGION_HELP
 
@@ -73,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
         args.images = [*args.images, str(example_path())]
     if not args.images:
         raise UsageError("give at least one image or folder (or --example, --aspects)")
-    return AnalyzeJob.from_args(args, generation_settings(args)).run()
+    return AnalyzeJob.from_args(args, generation_settings(args), hardware(args)).run()

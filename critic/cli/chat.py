@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from critic.cli.options import add_generation_flags, generation_settings
+from critic.cli.options import add_generation_flags, generation_settings, hardware
 
 
 def register(sub) -> None:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from critic.tui.app import ChatApp  # imports textual-image, which asks the terminal before Textual starts
 
     def load_engine():
-        return open_engine(args.model, n_ctx=args.ctx, threads=args.threads, cache=not args.no_cache)
+        return open_engine(args.model, n_ctx=args.ctx, hardware=hardware(args), cache=not args.no_cache)
 
     app = ChatApp(load_engine, args.image, settings=settings,
                   history=history, resume=resume)

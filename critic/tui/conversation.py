@@ -72,12 +72,13 @@ class Conversation:
                 self.session.restore(self.turns)
 
     def stream(self, engine, question: str, regenerate: bool = False,
-               settings: Settings | None = None) -> Iterator[str]:
+               settings: Settings | None = None, on_progress=None) -> Iterator[str]:
         """Answer `question` piece by piece; closing the iterator stops and keeps the partial answer.
 
         With `regenerate`, the last turn is forgotten first and its answer replaced. `settings`
         other than the conversation's (a regenerated answer sampled where the conversation is
-        greedy) answer this question only, and the turn records their temperature.
+        greedy) answer this question only, and the turn records their temperature. `on_progress`
+        hears which part of reading the prompt runs, until the first piece (critic.engine.llama).
         """
         settings = settings or self.settings
         self._open(engine)
@@ -86,11 +87,15 @@ class Conversation:
             session.rewind()
             self.turns.pop()
         seen_notices, seen_turns = len(session.notices), len(session.turns)
+        if hasattr(session, "on_progress"):  # llama.cpp's sessions say how far reading the prompt is
+            session.on_progress = on_progress
         pieces = session.ask(question, settings)
         try:
             yield from pieces
         finally:
             pieces.close()
+            if hasattr(session, "on_progress"):
+                session.on_progress = None
             self.notices = list(session.notices[seen_notices:])
             if len(session.turns) > seen_turns:
                 record = session.turns[-1]
@@ -110,7 +115,8 @@ class Conversation:
                                               detail.to_dict() if detail else None,
                                               self.parent.id if self.parent else None)
             self.history.add_turn(self.id, SavedTurn(record.question, record.answer, record.partial,
-                                                     record.timings.to_dict(), record.seed, record.temperature),
+                                                     record.timings.to_dict(), record.seed, record.temperature,
+                                                     record.runtime),
                                   replace_last=replace_last)
         except (sqlite3.Error, OSError) as err:
             self.notices.append(f"this answer was not saved to the history ({err}); ctrl+s saves the conversation")

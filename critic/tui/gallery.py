@@ -297,12 +297,18 @@ class GalleryApp(App[GalleryExit | None]):
         last = time.monotonic()
         # Decoding and measuring let go of the GIL for most of their time, so a few threads share
         # the work. Each next picture is the first not yet loaded from the top of the screen on,
-        # so what the user scrolls to is measured next.
+        # so what the user scrolls to is measured next. While the model answers, nothing new is
+        # started: llama.cpp has a thread on every core, and each operation of a token waits for the
+        # slowest of them (bench/contention.py), so measuring beside it slowed decoding many times over.
         with ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="gallery-measure") as pool:
             running: set = set()
             try:
                 while True:
-                    while len(running) < LOAD_THREADS and (entry := self._next_to_load(submitted)) is not None:
+                    if self.analysing and not running and not worker.is_cancelled:
+                        time.sleep(0.1)
+                        continue
+                    while (not self.analysing and len(running) < LOAD_THREADS
+                           and (entry := self._next_to_load(submitted)) is not None):
                         submitted.add(id(entry))
                         running.add(pool.submit(self.cache.fill, entry))
                     if not running or worker.is_cancelled:

@@ -36,6 +36,7 @@ class AnswerItem(Vertical):
         self.partial = partial
         self._notes = notes or []
         self._stream: MarkdownStream | None = None
+        self._reading_since: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Markdown(self._shown(self.text) if self.finished else "", classes="answer-text")
@@ -61,11 +62,25 @@ class AnswerItem(Vertical):
         note.update("\n".join(lines))
         note.display = bool(lines)
 
+    def reading(self, part: str, done: int, total: int) -> None:
+        """Before the first word: which part of reading the prompt runs, how far and for how long."""
+        if self.finished or not self.is_attached or self.text:
+            return
+        import time
+
+        from critic.core.progress import reading_line
+
+        self._reading_since = self._reading_since or time.perf_counter()
+        note = self.query_one(".answer-note", Static)
+        note.update("⋯ " + reading_line(part, done, total, time.perf_counter() - self._reading_since))
+        note.display = True
+
     async def write(self, piece: str) -> None:
         """Append a piece of the answer as it arrives."""
         if self.finished or not self.is_attached:
             return
         if self._stream is None:
+            self._show_notes(None)  # the reading line goes when the answer starts
             self._stream = Markdown.get_stream(self.markdown)
         piece = printable(piece)
         self.text += piece

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from critic.core.names import safe_name
 from critic.core.regions import CROP_NOTE, region_label
-from critic.engine.base import TurnRecord
+from critic.engine.base import TurnRecord, describe_runtime
 from critic.facts.check import Flag
 from critic.history import Provenance
 
@@ -51,6 +51,9 @@ def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id
     if header.model_sha256:
         lines.append(f"- Model sha256: `{header.model_sha256}`")
     lines.append(f"- Settings: {settings}")
+    ran_on = next((describe_runtime(t.runtime) for t in turns if getattr(t, "runtime", None)), "")
+    if ran_on:
+        lines.append(f"- Ran on: {ran_on}")
     if conversation_id is not None:
         lines.append(f"- Conversation: {conversation_id} (`critic chat --resume {conversation_id}`)")
     lines += [f"- Saved: {saved_at.isoformat(timespec='seconds')}", ""]
@@ -62,6 +65,9 @@ def to_markdown(header: Provenance, turns: Sequence[TurnRecord], conversation_id
         note = sampled_note(turn, header.settings)
         if note:
             lines += ["", f"*({note})*"]
+        here = describe_runtime(getattr(turn, "runtime", None) or {})
+        if here and here != ran_on:
+            lines += ["", f"*(computed with {here})*"]
         lines.append("")
     return "\n".join(lines)
 
