@@ -43,7 +43,7 @@ from critic.core.prompt import (
     text_only_question_text,
 )
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
-from critic.engine.prefix_cache import PrefixCache, entry_key
+from critic.engine.prefix_cache import DamagedEntry, PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
 MIN_CTX = 2048
@@ -118,6 +118,8 @@ class LlamaEngine:
         self._owner: LlamaSession | None = None
         self._answering: LlamaSession | None = None  # the session whose answer is being generated
         self.cache = cache if files_sha256 else None
+        self.notices: list[str] = []
+        """One-line notes for the user (a damaged prefix-cache entry dropped)."""
         self.fingerprint = {
             **(files_sha256 or {}), "layout": "exact" if self.exact else fields.get("critic.class_token_layout", "stock"),
             "preprocess": self.preprocess, "prompt": PROMPT_FORMAT, "head": head_text(), "legacy": self.legacy,
@@ -151,15 +153,24 @@ class LlamaEngine:
                    files_sha256=files, **options)
 
     def restore_prefix(self, image_sha256: str) -> bool:
-        """Put a painting's cached prefix (system prompt + image) in the context; False if none."""
+        """Put a painting's cached prefix (system prompt + image) in the context; False if none. An
+        entry that does not hold up, here or in llama.cpp, is deleted and a notice says so."""
         if not self.cache or not image_sha256:
             return False
-        entry = self.cache.load(entry_key(self.fingerprint, image_sha256))
-        if entry is None:
-            return False
-        buffer = (ctypes.c_uint8 * len(entry.state)).from_buffer(entry.state)
-        if self._llama_cpp.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(entry.state), 0) == 0:
+        key = entry_key(self.fingerprint, image_sha256)
+        try:
+            entry = self.cache.load(key, max_tokens=self.n_ctx)
+            if entry is None:
+                return False
+            buffer = (ctypes.c_uint8 * len(entry.state)).from_buffer(entry.state)
+            if self._llama_cpp.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(entry.state), 0) == 0:
+                self.cache.drop(key, "llama.cpp refused its state")
+            held = self._positions()
+            if held != entry.n_tokens:
+                self.cache.drop(key, f"it records {entry.n_tokens} positions, its state holds {held}")
+        except DamagedEntry as err:
             self.llama._ctx.kv_cache_clear()
+            self.notices.append(str(err))
             return False
         head = [self.bos, *self.tokenize(head_text())]
         self.llama.input_ids[: len(head)] = head
@@ -174,9 +185,14 @@ class LlamaEngine:
         size = self._llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = self._llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        if written:
+        if written and self._positions() == self.llama.n_tokens:
             self.cache.store(entry_key(self.fingerprint, image_sha256), memoryview(buffer)[:written],
                              self.llama.n_tokens)
+
+    def _positions(self) -> int:
+        """How many positions sequence 0 holds in llama.cpp's memory (its highest position + 1)."""
+        memory = self._llama_cpp.llama_get_memory(self.llama._ctx.ctx)
+        return self._llama_cpp.llama_memory_seq_pos_max(memory, 0) + 1
 
     @staticmethod
     def _check_patch0(main, patch0) -> None:

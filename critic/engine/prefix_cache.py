@@ -10,10 +10,17 @@ An entry is keyed by everything the state depends on: the model's files (LLM, mm
 patch-0 mmproj sha256), the image-token layout and preprocessing, the prompt format and
 the text before the image, the tokenizer's setting, the context size and the KV-cache
 type, and the painting's sha256. It is one file: a header line (JSON with the key, the
-position count, the payload's size and CRC-32) and the payload, written to a temporary
-name and renamed. An entry whose header, size or checksum does not match is ignored and
-deleted, never handed to llama.cpp. The folder is bounded (least recently used first out;
-default `DEFAULT_LIMIT_GB`, `critic cache limit GB`); `critic cache info|clear`.
+position count, the payload's size and CRC-32, and a CRC-32 of the header itself) and the
+payload, written to a temporary name and renamed.
+
+Nothing in an entry is trusted: the header's length is bounded before it is read, each of
+its fields is checked for type and range (the size against the file's, the position count
+against the context), both checksums are verified before anything is handed to llama.cpp,
+and the engine then checks the position count against the state llama.cpp restored. An
+entry that fails any of these, or anything else in an entry's place (a folder, a FIFO), is
+deleted, and `DamagedEntry` says why in one line; the painting is then encoded again. The
+folder is bounded (least recently used first out; default `DEFAULT_LIMIT_GB`, `critic cache
+limit GB`); `critic cache info|clear`.
 
 Who writes: `critic chat` and `critic analyze` of one painting keep new entries; a batch
 (`critic analyze DIR`, `critic eval generate`) only restores what is there, since writing
@@ -30,16 +37,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from critic.core.files import NotRegular, open_regular
 from critic.core.paths import cache_dir as paths_cache_dir
 from critic.core.paths import data_dir
 
-MAGIC = b"critic-prefix 1\n"
+MAGIC = b"critic-prefix 2\n"
+"""Version 2 added the header's own checksum; version-1 entries are dropped as damaged and rebuilt."""
 DEFAULT_LIMIT_GB = 4.0
 _SUFFIX = ".kv"
+_MAX_HEADER = 1024
+"""A header line is ~200 bytes; a longer one is damage, refused before it is read whole."""
+_FIELDS = {"key": str, "n_tokens": int, "size": int, "crc32": int, "check": int}
 
 
 def cache_dir() -> Path:
@@ -81,6 +94,22 @@ class Entry:
     n_tokens: int
 
 
+class DamagedEntry(Exception):
+    """A cache entry that did not hold up, already deleted; `str(err)` is the line that tells the user."""
+
+
+def _header_check(header: dict) -> int:
+    """The CRC-32 of a header's fields other than its own checksum."""
+    return zlib.crc32(json.dumps({k: v for k, v in header.items() if k != "check"}, sort_keys=True).encode())
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 class PrefixCache:
     """One folder of entries, bounded by `limit` bytes."""
 
@@ -93,25 +122,61 @@ class PrefixCache:
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{_SUFFIX}"
 
-    def load(self, key: str) -> Entry | None:
-        """The entry for `key`, or None (a damaged or mismatched one is deleted)."""
+    def load(self, key: str, max_tokens: int | None = None) -> Entry | None:
+        """The entry for `key`, or None when there is none. An entry that does not hold up (see the
+        module's notes; `max_tokens`: the most positions it may hold, the context size) is deleted
+        and raises `DamagedEntry`."""
         path = self._path(key)
         try:
-            with open(path, "rb") as handle:
-                if handle.read(len(MAGIC)) != MAGIC:
-                    raise ValueError("not a prefix entry")
-                header = json.loads(handle.readline())
-                state = bytearray(int(header["size"]))
-                complete = handle.readinto(state) == len(state) and not handle.read(1)
-            if header.get("key") != key or not complete or zlib.crc32(state) != header["crc32"]:
-                raise ValueError("damaged or mismatched entry")
-            os.utime(path)  # recently used
-            return Entry(state, int(header["n_tokens"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)
-            return None
+            handle = open_regular(path)
+        except NotRegular as err:
+            if err.kind == "missing":
+                return None
+            self.drop(key, "a folder in its place" if err.kind == "folder" else str(err))
+        with handle:
+            try:
+                entry = self._read(handle, key, max_tokens)
+            except (OSError, ValueError) as err:
+                problem = err
+            else:
+                os.utime(path)  # recently used
+                return entry
+        self.drop(key, str(problem))
+
+    @staticmethod
+    def _read(handle, key: str, max_tokens: int | None) -> Entry:
+        """The entry in the open file `handle`; ValueError naming the first thing that does not hold up."""
+        size = os.fstat(handle.fileno()).st_size
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise ValueError("not a prefix entry of this version")
+        line = handle.readline(_MAX_HEADER)
+        if not line.endswith(b"\n"):
+            raise ValueError("its header is cut or too long")
+        try:
+            header = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError("its header is not JSON") from None
+        if not isinstance(header, dict) or set(header) != set(_FIELDS) or any(
+                type(header[name]) is not kind for name, kind in _FIELDS.items()):
+            raise ValueError("its header lacks fields or has wrong types")
+        if header["check"] != _header_check(header):
+            raise ValueError("its header's checksum does not match")
+        if header["key"] != key:
+            raise ValueError("it holds another key")
+        payload = size - len(MAGIC) - len(line)
+        if header["size"] != payload:
+            raise ValueError(f"its header promises {header['size']} bytes of state, the file holds {payload}")
+        if header["n_tokens"] < 1 or (max_tokens is not None and header["n_tokens"] > max_tokens):
+            raise ValueError(f"it records {header['n_tokens']} positions, and the context holds {max_tokens}")
+        state = bytearray(payload)
+        if handle.readinto(state) != payload or zlib.crc32(state) != header["crc32"]:
+            raise ValueError("its state's checksum does not match")
+        return Entry(state, header["n_tokens"])
+
+    def drop(self, key: str, why: str) -> None:
+        """Delete `key`'s entry (whatever is in its place) and raise `DamagedEntry` saying `why`."""
+        _remove(self._path(key))
+        raise DamagedEntry(f"a damaged prefix cache entry ({why}) was deleted: the painting is encoded again")
 
     def store(self, key: str, state, n_tokens: int) -> None:
         """Keep `state` (a bytes-like object) under `key` atomically, then evict the least recently used past the limit."""
@@ -120,13 +185,14 @@ class PrefixCache:
         if not self.writable or len(state) > self.limit:
             return
         header = {"key": key, "n_tokens": n_tokens, "size": len(state), "crc32": zlib.crc32(state)}
+        header["check"] = _header_check(header)
         try:
             with atomic_path(self._path(key)) as tmp:
                 with open(tmp, "wb") as handle:
                     handle.write(MAGIC + json.dumps(header).encode() + b"\n")
                     handle.write(state)
         except OSError:
-            return  # a full disk costs the next run time, never this answer
+            return  # a full disk (or a folder in the entry's place) costs the next run time, never this answer
         self.evict()
 
     def entries(self) -> list[Path]:
