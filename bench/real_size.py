@@ -95,7 +95,10 @@ def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
     from critic.engine.prefix_cache import PrefixCache
 
     cache = PrefixCache(Path(os.environ["BENCH_CACHE"])) if "cache" in mode else None
-    engine = LlamaEngine.from_folder(folder, use_mmap=mode != "no-mmap", cache=cache)
+    # critic's default holds the weights once, in the mapped file; "repack" is llama.cpp's own default (a
+    # repacked copy beside the mapping), "no-mmap" reads the file into memory and repacks there
+    engine = LlamaEngine.from_folder(folder, use_mmap=mode != "no-mmap", repack=mode in ("repack", "no-mmap"),
+                                     cache=cache)
     if mode == "one-encode":
         engine.close()
         from critic.core.manifest import Manifest
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--old-route", action="store_true", help="also convert through the F16 file, for the ratio")
     parser.add_argument("--aspects", action="store_true", help="also --aspect all against nine runs")
+    parser.add_argument("--memory-rounds", type=int, default=0,
+                        help="only the weights' memory: mapped (critic's default), mapped + repacked (llama.cpp's "
+                             "default), read into memory and repacked; interleaved this many rounds (the model must "
+                             "be converted already)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -223,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     from critic.engine.cores import default_threads
 
     work = args.work.resolve()
+    if args.memory_rounds:
+        return memory_rounds(work / "gguf-q4", args.tokens, args.memory_rounds)
     src = build(work / "release-7b")
     report: dict = {"machine": f"{os.cpu_count()} CPUs", "threads": default_threads()}
     folder = work / "gguf-q4"
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     kv = 2 * 2 * 4096 * 32 * 4096  # F16 K and V, 4096 wide, 32 layers, the default 4096-token context
     report["files_gb"], report["llm_gb"], report["kv_gb"] = round(files / GB, 3), round(llm_bytes / GB, 3), kv / GB
     report["bandwidth"] = run_child(["--child", "bandwidth", str(default_threads()[0])])
-    for mode in ("exact", "no-mmap", "one-encode"):
+    for mode in ("exact", "repack", "one-encode"):
         report[mode] = run_child(["--child", "analyze", str(folder), str(args.tokens), mode])
         print(f"{mode}: {json.dumps(report[mode])}", flush=True)
     cache = work / "bench-cache"
@@ -271,6 +280,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def memory_rounds(folder: Path, tokens: int, rounds: int) -> int:
+    """The three ways to hold the weights, interleaved: peak RSS, time to first token, decode."""
+    runs: dict[str, list[dict]] = {}
+    for _ in range(rounds):
+        for mode in ("exact", "repack", "no-mmap"):
+            runs.setdefault(mode, []).append(run_child(["--child", "analyze", str(folder), str(tokens), mode]))
+            print(json.dumps(runs[mode][-1]), flush=True)
+    for mode, results in runs.items():
+        print(f"{mode:10s} peak RSS {statistics.median(r['peak_rss_gb'] for r in results):.2f} GB, first token "
+              f"{statistics.median(r['first_token_s'] for r in results):.1f} s, decode "
+              f"{statistics.median(r['tokens_per_s'] for r in results):.2f} tok/s (median of {len(results)})")
+    return 0
+
+
 def summarize(r: dict) -> None:
     """The ratios, printed last."""
     exact, bound = r["exact"], r["bandwidth"]["read_gb_s"] * GB / (r["llm_gb"] * GB)
@@ -290,7 +313,7 @@ def summarize(r: dict) -> None:
     print(f"decode {exact['tokens_per_s']:.2f} tok/s; bandwidth bound {bound:.2f} tok/s "
           f"({r['bandwidth']['read_gb_s']} GB/s, {r['bandwidth']['threads']} threads): "
           f"{exact['tokens_per_s'] / bound:.2f} of it")
-    for mode in ("exact", "no-mmap"):
+    for mode in ("exact", "repack"):
         m = r[mode]
         print(f"peak RSS ({mode}): {m['peak_rss_gb']:.2f} GB = {m['peak_rss_gb'] / (r['files_gb'] + r['kv_gb']):.2f}× "
               f"(files + KV); decode {m['tokens_per_s']:.2f} tok/s")

@@ -22,9 +22,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -42,7 +43,10 @@ from critic.core.prompt import (
     text_only_head_text,
     text_only_question_text,
 )
-from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord, physical_cores
+from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord
+from critic.engine.cores import default_threads
+from critic.engine.native import load_llama_cpp
+from critic.engine.offload import GpuLayers, Placement, model_sizes, plan
 from critic.engine.prefix_cache import DamagedEntry, PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
@@ -52,10 +56,57 @@ MIN_CTX = 2048
 _SILENT = None
 
 
+Progress = Callable[[str, int, int], None]
+"""Told (part, done, of) while a prompt is read: the parts below, in this order."""
+ENCODING = "encoding the painting"
+READING_IMAGE = "reading the painting into the model"
+READING_TEXT = "reading the question"
+IMAGE_BATCH = 128
+"""Image positions per llama.cpp call: progress every 128 of the 576 (the calls cost the same in all)."""
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _weights_as_mapped(keep: bool) -> Iterator[None]:
+    """While a `Llama` is built: llama.cpp's model defaults with ``use_extra_bufts`` off when `keep`.
+
+    llama.cpp's CPU backend copies Q4_K and other weights into a repacked layout for its own
+    kernels ("extra buffer types"), beside the memory-mapped file: at 7B Q4_K_M on two cores,
+    10.8 GB peak for 5.4 GB of files and 2.1 GB of KV cache. Without repacking the mapped file is
+    the one copy (7.8 GB), the time to the first token was 15.5 s against 21.9 s and decoding
+    7.5 tok/s against 7.9 (bench/real_size.py --memory-rounds; not reading the file into memory
+    at all, use_mmap off, gave 7.8 GB, 25.5 s and 6.7 tok/s). llama-cpp-python does not expose
+    the setting, so the defaults it starts from are wrapped for the length of the load."""
+    if not keep:
+        yield
+        return
+    import llama_cpp.llama_cpp as bindings  # the module whose defaults llama_cpp.Llama reads
+
+    with _PARAMS_LOCK:
+        defaults = bindings.llama_model_default_params
+
+        def mapped_only():
+            params = defaults()
+            params.use_extra_bufts = False
+            return params
+
+        bindings.llama_model_default_params = mapped_only
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = defaults
+
+
+class EvalFailed(ContextOverflow):
+    """llama.cpp refused to evaluate the image: the context is full, or on a GPU its memory."""
+
+
 def silence_llama_logs() -> None:
     """Route llama.cpp's and libmtmd's log lines to nowhere (errors surface as exceptions)."""
     global _SILENT
-    import llama_cpp
+    llama_cpp = load_llama_cpp()
     import llama_cpp.mtmd_cpp as mtmd
 
     if _SILENT is None:
@@ -70,12 +121,21 @@ class LlamaEngine:
 
     def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
                  threads: int | None = None, n_batch: int = 512, patch0: Path | None = None,
-                 cache: PrefixCache | None = None, files_sha256: dict | None = None) -> None:
+                 cache: PrefixCache | None = None, files_sha256: dict | None = None,
+                 gpu_layers: GpuLayers = "auto", vision_cpu: bool = False, use_mmap: bool = True,
+                 repack: bool = False) -> None:
         """Load the LLM and mmproj(s). `cache` keeps evaluated painting prefixes on disk; it is
-        used only when `files_sha256` identifies the files (as `from_folder` does)."""
+        used only when `files_sha256` identifies the files (as `from_folder` does).
+
+        `gpu_layers` and `vision_cpu` say where it runs (critic.engine.offload); `threads` is
+        both thread counts, else the performance cores generate and every physical core reads
+        the prompt (critic.engine.cores). A load that fails on the GPU is retried with fewer
+        layers, then on the CPU, and `notices` says so."""
         llm_header, mm_header = check_pair(llm, mmproj)  # never hand llama.cpp a file it would abort on
+        headers = [mm_header]
         if patch0 is not None:
-            self._check_patch0(mm_header, check_mmproj(patch0))
+            headers.append(check_mmproj(patch0))
+            self._check_patch0(mm_header, headers[1])
         fields = mm_header.fields
         self.image_size = int(fields["clip.vision.image_size"])
         self.patch_size = int(fields["clip.vision.patch_size"])
@@ -87,30 +147,30 @@ class LlamaEngine:
             raise UsageError(f"--ctx {n_ctx}: at least {MIN_CTX} (the painting alone takes "
                              f"{(self.image_size // self.patch_size) ** 2} positions, then the prompt, the question "
                              "and the answer)")
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
         import llama_cpp.mtmd_cpp as mtmd
+
+        from critic.engine.devices import list_devices
 
         silence_llama_logs()
         self.info = info
         self._mtmd = mtmd
         self._llama_cpp = llama_cpp
-        threads = threads or physical_cores()
-        started = time.perf_counter()
-        try:
-            self.llama = llama_cpp.Llama(
-                model_path=str(llm), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                n_batch=n_batch, n_ubatch=n_batch, verbose=False,
-            )
-        except ValueError as err:
-            raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
+        self.notices: list[str] = []
+        """One-line notes for the user (a fallback from the GPU); the next answer's session passes them on."""
+        self.threads, self.threads_batch = default_threads(threads)
+        self.backends, devices = list_devices()
+        self.gpus = [d for d in devices if d.is_gpu]
+        self.placement = plan(gpu_layers, model_sizes(llm_header, headers), n_ctx, n_batch,
+                              bool(llama_cpp.llama_supports_gpu_offload()), self.gpus, vision_cpu)
+        self._files = (llm, mmproj, patch0)
+        self._n_batch = n_batch
+        self._use_mmap = use_mmap
+        self._repack = repack
+        self.llama = None
         self.ctx = self.patch0_ctx = None
-        try:
-            self.ctx = self._load_mmproj(mmproj, threads)
-            if patch0 is not None:
-                self.patch0_ctx = self._load_mmproj(patch0, threads)
-        except BaseException:
-            self.close()  # the LLM and a loaded mmproj are freed now, not at garbage collection
-            raise
+        started = time.perf_counter()
+        self._load(self.placement.gpu_layers, n_ctx)
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = self.llama.n_ctx()
         self.eos = self.llama.token_eos()
@@ -118,13 +178,89 @@ class LlamaEngine:
         self._owner: LlamaSession | None = None
         self._answering: LlamaSession | None = None  # the session whose answer is being generated
         self.cache = cache if files_sha256 else None
-        self.notices: list[str] = []
-        """One-line notes for the user (a damaged prefix-cache entry dropped)."""
         self.fingerprint = {
             **(files_sha256 or {}), "layout": "exact" if self.exact else fields.get("critic.class_token_layout", "stock"),
             "preprocess": self.preprocess, "prompt": PROMPT_FORMAT, "head": head_text(), "legacy": self.legacy,
             "n_ctx": self.n_ctx, "n_batch": n_batch, "kv": "f16",
         }
+
+    def _load(self, gpu_layers: int, n_ctx: int) -> None:
+        """Load the LLM with `gpu_layers` offloaded, then the mmproj(s); on a failure with layers on
+        the GPU, try half as many, then none (each time with a notice).
+
+        The weights stay where the file is mapped, not repacked (see `_weights_as_mapped`)."""
+        llm, mmproj, patch0 = self._files
+        while True:
+            try:
+                with _weights_as_mapped(not self._repack):
+                    self.llama = self._llama_cpp.Llama(
+                        model_path=str(llm), n_ctx=n_ctx, n_threads=self.threads,
+                        n_threads_batch=self.threads_batch, n_batch=self._n_batch, n_ubatch=self._n_batch,
+                        n_gpu_layers=gpu_layers, use_mmap=self._use_mmap, verbose=False,
+                    )
+                break
+            except ValueError as err:
+                if gpu_layers <= 0 or not self.placement.has_gpu:
+                    raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
+                fewer = gpu_layers // 2 if gpu_layers > 1 else 0
+                self._fell_back(gpu_layers, fewer, "loading the model")
+                gpu_layers = fewer
+        vision_gpu = self.placement.vision_gpu
+        try:
+            try:
+                self.ctx = self._load_mmproj(mmproj, vision_gpu)
+                if patch0 is not None:
+                    self.patch0_ctx = self._load_mmproj(patch0, vision_gpu)
+            except BadModelFile:
+                if not vision_gpu:
+                    raise
+                self._free_mmproj()
+                self.notices.append("the vision encoder did not fit on the GPU: it runs on the CPU")
+                self.placement = Placement(self.placement.gpu_layers, self.placement.total_layers, False,
+                                           self.placement.reason, self.placement.has_gpu)
+                self.ctx = self._load_mmproj(mmproj, False)
+                if patch0 is not None:
+                    self.patch0_ctx = self._load_mmproj(patch0, False)
+        except BaseException:
+            self.close()  # the LLM and a loaded mmproj are freed now, not at garbage collection
+            raise
+
+    def _fell_back(self, tried: int, fewer: int, during: str) -> None:
+        where = f"with {fewer} layers on the GPU" if fewer else "on the CPU"
+        self.notices.append(f"llama.cpp failed {during} with {tried} layers on the GPU (out of GPU memory?): "
+                            f"running {where}")
+        self.placement = Placement(fewer, self.placement.total_layers, self.placement.vision_gpu and fewer > 0,
+                                   f"fell back from {tried} layers ({during})", self.placement.has_gpu)
+
+    def fall_back(self, during: str) -> bool:
+        """After a failure that may be the GPU's memory: reload with half the layers (then none)
+        and the vision encoder on the CPU. False when nothing was on the GPU to take off."""
+        tried = self.placement.gpu_layers
+        if not self.placement.has_gpu or (tried <= 0 and not self.placement.vision_gpu):
+            return False
+        fewer = tried // 2 if tried > 1 else 0
+        n_ctx = self.n_ctx
+        self._free_mmproj()
+        self.llama.close()
+        self.llama = None
+        self._fell_back(tried, fewer, during)
+        self._owner = None
+        self._load(fewer, n_ctx)
+        return True
+
+    def take_notices(self) -> list[str]:
+        """The notices not yet shown, each handed out once."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    @property
+    def runtime(self) -> dict:
+        """Where answers are computed now: kept with every record, since backends differ slightly."""
+        p = self.placement
+        gpu = ", ".join(g.description or g.name for g in self.gpus) if p.offloaded > 0 or p.vision_gpu else ""
+        return {"backend": "+".join(self.backends), "device": gpu or "CPU", "gpu_layers": p.offloaded,
+                "layers": p.total_layers, "vision": "GPU" if p.vision_gpu else "CPU",
+                "threads": self.threads, "threads_batch": self.threads_batch}
 
     @property
     def closed(self) -> bool:
@@ -205,12 +341,12 @@ class LlamaEngine:
         if {k: v[0] for k, v in main.tensors.items()} != {k: v[0] for k, v in patch0.tensors.items()}:
             raise BadModelFile(f"{patch0.path}: its tensors differ in shape from {main.path}; not the same model")
 
-    def _load_mmproj(self, path: Path, threads: int):
+    def _load_mmproj(self, path: Path, gpu: bool):
         mtmd = self._mtmd
         params = mtmd.mtmd_context_params_default()
-        params.use_gpu = True
+        params.use_gpu = gpu
         params.print_timings = False
-        params.n_threads = threads
+        params.n_threads = self.threads_batch
         params.warmup = False
         ctx = mtmd.mtmd_init_from_file(str(path).encode(), self.llama.model, params)
         if not ctx:
@@ -276,32 +412,55 @@ class LlamaEngine:
             out = mtmd.mtmd_get_output_embd(ctx)
             return np.ctypeslib.as_array(out, shape=(n * self.llama.n_embd(),)).reshape(n, -1).copy()
 
-    def image_embeddings(self, picture) -> np.ndarray:
+    def image_embeddings(self, picture, progress: Progress | None = None) -> np.ndarray:
         """The N image-token rows the LLM gets; equal to LLaVA's patches 0..N-1 for an exact model."""
+        encodes = 2 if self.exact else 1
+        if progress:
+            progress(ENCODING, 0, encodes)
         main = self.encode(picture)
         if not self.exact:
             return main
+        if progress:
+            progress(ENCODING, 1, encodes)
         first = self.encode(roll_patches(picture, self.patch_size), self.patch0_ctx)
         return np.concatenate([first[:1], main[:-1]])
 
-    def eval_image(self, image) -> float:
-        """Preprocess and encode `image`, append its embeddings at the current position; return seconds."""
+    def eval_image(self, image, timings: Timings | None = None, progress: Progress | None = None) -> float:
+        """Preprocess and encode `image`, append its embeddings at the current position; return seconds
+        (the vision encoder's share goes to `timings.vision_encode` where it can be told apart).
+        `progress` hears which part runs and how far (on a CPU the 7B's first answer takes a minute)."""
         started = time.perf_counter()
         picture = self.model_input(image)
         n_past = self._llama_cpp.llama_pos(0)
         with self.image_chunk(picture) as chunk:
             if self.exact:
-                rows = np.ascontiguousarray(self.image_embeddings(picture), dtype=np.float32)
+                encoding = time.perf_counter()
+                rows = np.ascontiguousarray(self.image_embeddings(picture, progress), dtype=np.float32)
+                if timings is not None:
+                    timings.vision_encode += time.perf_counter() - encoding
+                total, done = len(rows), [0]
+
+                def decoded(batch, _data) -> int:  # after each sub-batch of image positions
+                    done[0] += batch.contents.n_tokens
+                    if progress:
+                        progress(READING_IMAGE, done[0], total)
+                    return 0
+
+                callback = self._mtmd.mtmd_helper_post_decode_callback(decoded)
+                if progress:
+                    progress(READING_IMAGE, 0, total)
                 result = self._mtmd.mtmd_helper_decode_image_chunk(
                     self.ctx, self.llama._ctx.ctx, chunk, rows.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-                    self.llama.n_tokens, 0, self.llama.n_batch, ctypes.byref(n_past),
-                    self._mtmd.mtmd_helper_post_decode_callback(), None)  # a NULL callback
+                    self.llama.n_tokens, 0, min(IMAGE_BATCH, self.llama.n_batch), ctypes.byref(n_past), callback,
+                    None)
             else:
+                if progress:
+                    progress(ENCODING, 0, 1)
                 result = self._mtmd.mtmd_helper_eval_chunk_single(
                     self.ctx, self.llama._ctx.ctx, chunk, self.llama.n_tokens, 0,
                     self.llama.n_batch, False, ctypes.byref(n_past))
             if result != 0:
-                raise ContextOverflow("llama.cpp could not evaluate the image (context too small?)")
+                raise EvalFailed("llama.cpp could not evaluate the image (context too small?)")
             self.llama.n_tokens = n_past.value
         return time.perf_counter() - started
 
@@ -310,12 +469,15 @@ class LlamaEngine:
         ptr = self._llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.llama.n_vocab(),))
 
-    def close(self) -> None:
-        """Free the mmproj contexts and the model."""
+    def _free_mmproj(self) -> None:
         for name in ("ctx", "patch0_ctx"):
             if getattr(self, name, None):
                 self._mtmd.mtmd_free(getattr(self, name))
                 setattr(self, name, None)
+
+    def close(self) -> None:
+        """Free the mmproj contexts and the model."""
+        self._free_mmproj()
         if getattr(self, "llama", None) is not None:
             self.llama.close()
             self.llama = None
@@ -369,6 +531,8 @@ class LlamaSession:
         self.notices: list[str] = []
         self._prefix_end: int | None = None
         self.context_size = engine.n_ctx
+        self.on_progress: Progress | None = None
+        """Told which part of reading the prompt runs and how far, until the first token (see `Progress`)."""
 
     @property
     def context_used(self) -> int:
@@ -398,7 +562,7 @@ class LlamaSession:
             llama.eval([engine.bos, *engine.tokenize(head)])
             timings.prefill += time.perf_counter() - started
             if self.image is not None:
-                timings.image_encode = engine.eval_image(self.image.image)
+                timings.image_encode = engine.eval_image(self.image.image, timings, self.on_progress)
                 self.image_encodes += 1
                 engine.save_prefix(sha)
         self._prefix_end = llama.n_tokens
@@ -501,14 +665,28 @@ class LlamaSession:
             engine._answering = None
 
     def _answer(self, question: str, settings: Settings) -> Iterator[str]:
-        engine, llama = self.engine, self.engine.llama
+        engine = self.engine
         settings = settings.for_answer()
         record = TurnRecord(question, seed=settings.seed)
         started = time.perf_counter()
-        self._ensure_prefix(record.timings)
-        ids = self._fit(question, settings, record.timings)
-        t = time.perf_counter()
-        llama.eval(ids)
+        while True:
+            try:
+                self._ensure_prefix(record.timings)
+                ids = self._fit(question, settings, record.timings)
+                if self.on_progress:
+                    self.on_progress(READING_TEXT, 0, len(ids))
+                t = time.perf_counter()
+                engine.llama.eval(ids)
+                break
+            except (RuntimeError, EvalFailed, BadModelFile) as err:
+                # on a GPU this is most often its memory running out: fewer layers, then the CPU
+                if not engine.fall_back(f"reading the prompt ({err})"):
+                    raise
+                self._prefix_end = None
+                record.timings = Timings()
+        self.notices.extend(engine.take_notices())
+        llama = engine.llama
+        record.runtime = engine.runtime
         record.timings.prefill += time.perf_counter() - t
         prompt_end = record.timings.prompt_tokens = llama.n_tokens
         answer: list[int] = []
