@@ -219,6 +219,8 @@ async def test_quit_mid_answer_then_resume_with_the_painting(installed_model, pa
     async with resumed.run_test(size=SIZE) as pilot:
         await ready(pilot, resumed)
         assert resumed.conversation.painting.image.sha256 == saved.image_sha256
+        # the saved turns are mounted after the conversation is set: on a busy machine, a moment later
+        await wait_until(pilot, lambda: len(resumed.chat.query(QuestionItem)) == 2, "the saved turns shown")
         assert [q.question for q in resumed.chat.query(QuestionItem)] == ["What is here?", "And the light?"]
         assert resumed.chat.query(AnswerItem).last().partial
         record = await ask_and_wait(pilot, resumed, "And the space?")

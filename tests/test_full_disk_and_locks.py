@@ -196,3 +196,19 @@ def test_the_first_chat_on_a_full_disk_is_one_line(critic_home, tmp_path):
     assert line.startswith(f"critic: error: {critic_home / 'history.db'}: not written, the disk refused the write")
     again = _limited(["chat", "--history"], limit=resource.RLIM_INFINITY)
     assert again.returncode == 0 and "no saved conversations yet" in again.stdout
+
+
+def test_installing_a_model_on_a_full_disk_is_one_line_and_leaves_nothing(tiny_gguf, critic_home):
+    from critic.core.manifest import Manifest
+
+    manifest = Manifest.read(tiny_gguf)
+    limit = (tiny_gguf / manifest.llm.path).stat().st_size // 2  # the LLM does not fit
+    first = _limited(["models", "add", str(tiny_gguf), "--name", "tiny"], limit=limit)
+    assert first.returncode == WriteFailed.exit_code, first.stderr
+    assert "Traceback" not in first.stderr
+    (line,) = first.stderr.strip().splitlines()
+    assert "not written, the file would pass the size limit" in line and manifest.llm.path in line
+    models = critic_home / "models"
+    assert not [p.name for p in models.iterdir()] if models.exists() else True  # no .tiny.part, no half model
+    again = _limited(["models", "add", str(tiny_gguf), "--name", "tiny"], limit=resource.RLIM_INFINITY)
+    assert again.returncode == 0, again.stderr

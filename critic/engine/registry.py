@@ -238,14 +238,22 @@ def _install(manifest: Manifest, folder: Path | None, force: bool,
         raise UsageError(f"a model named '{manifest.name}' is installed: add --force to replace it, or --name")
     staging = target.with_name(f".{target.name}.part")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     verified = {}
-    for entry, source in zip(manifest.files, sources or [folder / f.path for f in manifest.files]):
-        _place(source, staging / entry.path, move)
-        stat = (staging / entry.path).stat()
-        verified[entry.path] = {"key": f"{stat.st_size}:{stat.st_mtime_ns}", "sha256": entry.sha256}
-    (staging / MANIFEST_NAME).write_text(manifest.to_json())
-    (staging / _VERIFIED).write_text(json.dumps(verified))  # the sources were checked against these sha256
+    writing = staging
+    try:
+        staging.mkdir(parents=True)
+        for entry, source in zip(manifest.files, sources or [folder / f.path for f in manifest.files]):
+            writing = staging / entry.path
+            _place(source, writing, move)
+            stat = (staging / entry.path).stat()
+            verified[entry.path] = {"key": f"{stat.st_size}:{stat.st_mtime_ns}", "sha256": entry.sha256}
+        (staging / MANIFEST_NAME).write_text(manifest.to_json())
+        (staging / _VERIFIED).write_text(json.dumps(verified))  # the sources were checked against these sha256
+    except OSError as err:  # a full disk: one line, and no half-copied model left to be mistaken for one
+        from critic.core.store import write_error
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(writing, err) from None
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
