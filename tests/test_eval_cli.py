@@ -52,12 +52,13 @@ def engine(monkeypatch):
     module.reply = lambda image, question: "A blue field."
     module.made = []
 
-    def answerer_for(model=None, server=None, settings=None):
+    def answerer_for(model=None, server=None, settings=None, hardware=None):
         name = model or "served"
         answerer = Scripted(lambda i, q: module.reply(i, q),
                             {"name": name, "quantization": "Q4_K_M", "sha256": "f" * 64, "server": server},
                             as_dict(settings))
-        module.made.append({"model": model, "server": server, "settings": settings, "answerer": answerer})
+        module.made.append({"model": model, "server": server, "settings": settings, "hardware": hardware,
+                            "answerer": answerer})
         return answerer
 
     monkeypatch.setattr("critic.engine.answerer_for", answerer_for)
@@ -133,6 +134,17 @@ def test_server_is_passed_to_the_engine(tmp_path, engine):
     assert main(["eval", "generate", "--data", str(refs), "--server", "http://127.0.0.1:8080/v1",
                  "--out", str(tmp_path / "o.jsonl"), "--no-progress"]) == 0
     assert engine.made[0]["server"] == "http://127.0.0.1:8080/v1" and engine.made[0]["model"] is None
+
+
+def test_hardware_flags_reach_the_engine(tmp_path, engine):
+    from critic.engine.base import Hardware
+
+    refs = tmp_path / "test.json"
+    refs.write_text(json.dumps(REFS[:1]), encoding="utf-8")
+    _images(tmp_path, ["a.png"])
+    assert main(["eval", "generate", "--data", str(refs), "--model", "m", "--out", str(tmp_path / "o.jsonl"),
+                 "--no-progress", "--gpu-layers", "12", "--threads", "3", "--vision-cpu"]) == 0
+    assert engine.made[0]["hardware"] == Hardware(threads=3, gpu_layers=12, vision_cpu=True)
 
 
 def test_model_or_server_is_required(tmp_path, capsys):
