@@ -95,9 +95,9 @@ def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
     from critic.engine.prefix_cache import PrefixCache
 
     cache = PrefixCache(Path(os.environ["BENCH_CACHE"])) if "cache" in mode else None
-    # critic's default holds the weights once, in the mapped file; "repack" is llama.cpp's own default (a
-    # repacked copy beside the mapping), "no-mmap" reads the file into memory and repacks there
-    engine = LlamaEngine.from_folder(folder, use_mmap=mode != "no-mmap", repack=mode in ("repack", "no-mmap"),
+    # critic's default reads the weights into memory and repacks them there (one copy); "repack" is
+    # llama.cpp's own default (a repacked copy beside the mapped file); "mapped" uses the mapped file as it is
+    engine = LlamaEngine.from_folder(folder, use_mmap=mode in ("repack", "mapped"), repack=mode != "mapped",
                                      cache=cache)
     if mode == "one-encode":
         engine.close()
@@ -183,8 +183,8 @@ def child_aspects(folder: Path, tokens: int, separate: bool) -> dict:
     image = Path(os.environ["BENCH_IMAGE"])
     started = time.perf_counter()
     if separate:
-        for key in PERSPECTIVES:
-            critic_main(["analyze", str(image), "--aspect", key, "--max-tokens", str(tokens), "--no-cache",
+        for perspective in PERSPECTIVES:
+            critic_main(["analyze", str(image), "--aspect", perspective.key, "--max-tokens", str(tokens), "--no-cache",
                          "--no-facts", "--format", "json"])
     else:
         critic_main(["analyze", str(image), "--aspect", "all", "--max-tokens", str(tokens), "--no-cache",
@@ -202,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--old-route", action="store_true", help="also convert through the F16 file, for the ratio")
     parser.add_argument("--aspects", action="store_true", help="also --aspect all against nine runs")
+    parser.add_argument("--only-aspects", action="store_true", help="only --aspect all against nine runs")
+    parser.add_argument("--no-convert", action="store_true", help="measure the model converted by an earlier run")
     parser.add_argument("--memory-rounds", type=int, default=0,
-                        help="only the weights' memory: mapped (critic's default), mapped + repacked (llama.cpp's "
-                             "default), read into memory and repacked; interleaved this many rounds (the model must "
-                             "be converted already)")
+                        help="only the weights' memory: read in and repacked (critic's default), mapped + "
+                             "repacked (llama.cpp's default), mapped as it is; interleaved this many rounds (the "
+                             "model must be converted already)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -232,10 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.resolve()
     if args.memory_rounds:
         return memory_rounds(work / "gguf-q4", args.tokens, args.memory_rounds)
+    if args.only_aspects:
+        report = {"bandwidth": run_child(["--child", "bandwidth", str(default_threads()[0])])}
+        aspects(work, work / "gguf-q4", report)
+        print(json.dumps(report))
+        return 0
     src = build(work / "release-7b")
     report: dict = {"machine": f"{os.cpu_count()} CPUs", "threads": default_threads()}
     folder = work / "gguf-q4"
-    for route, out in (("stream", folder), *((("old", work / "gguf-old"),) if args.old_route else ())):
+    routes = () if args.no_convert else (("stream", folder), *((("old", work / "gguf-old"),) if args.old_route else ()))
+    for route, out in routes:
         if out.exists():
             import shutil
 
@@ -269,22 +277,31 @@ def main(argv: list[str] | None = None) -> int:
         report[kind] = run_child(["--child", kind, str(folder), str(args.tokens)])
         print(f"{kind}: {json.dumps(report[kind])}", flush=True)
     if args.aspects:
-        image = work / "bench.png"
-        painting().save(image)
-        for how in ("all", "nine"):
-            report[f"aspects_{how}"] = run_child(["--child", "aspects", str(folder), "16", how],
-                                                 env={"BENCH_IMAGE": str(image), "CRITIC_HOME": str(work / "home")})
+        aspects(work, folder, report)
     summarize(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 
+def aspects(work: Path, folder: Path, report: dict) -> None:
+    """`critic analyze --aspect all` against nine `critic analyze --aspect KEY` runs, the model installed in a
+    data folder of the bench's own."""
+    image = work / "bench.png"
+    painting().save(image)
+    env = {"BENCH_IMAGE": str(image), "CRITIC_HOME": str(work / "home")}
+    subprocess.run([sys.executable, "-m", "critic", "models", "add", str(folder), "--name", "real-size", "--force"],
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    for how in ("all", "nine"):
+        report[f"aspects_{how}"] = run_child(["--child", "aspects", str(folder), "16", how], env=env)
+        print(f"aspects {how}: {json.dumps(report[f'aspects_{how}'])}", flush=True)
+
+
 def memory_rounds(folder: Path, tokens: int, rounds: int) -> int:
     """The three ways to hold the weights, interleaved: peak RSS, time to first token, decode."""
     runs: dict[str, list[dict]] = {}
     for _ in range(rounds):
-        for mode in ("exact", "repack", "no-mmap"):
+        for mode in ("exact", "repack", "mapped"):
             runs.setdefault(mode, []).append(run_child(["--child", "analyze", str(folder), str(tokens), mode]))
             print(json.dumps(runs[mode][-1]), flush=True)
     for mode, results in runs.items():
@@ -299,10 +316,12 @@ def summarize(r: dict) -> None:
     exact, bound = r["exact"], r["bandwidth"]["read_gb_s"] * GB / (r["llm_gb"] * GB)
     print(f"\n{r['machine']}, threads {r['threads']}; LLM file {r['llm_gb']:.2f} GB, all files {r['files_gb']:.2f} GB, "
           f"KV {r['kv_gb']:.2f} GB at 4096")
-    stream = r["convert_stream"]
-    print(f"convert Q4_K_M: {stream['wall_s']:.0f} s, {stream['input_gb'] / stream['wall_s'] * 1000:.0f} MB/s in; "
-          f"peak RSS {stream['peak_rss_gb']:.2f} GB ({stream['peak_rss_gb'] / stream['input_gb']:.3f}× the input); "
-          f"disk peak {stream['peak_disk_gb']:.2f} GB ({stream['peak_disk_gb'] / r['files_gb']:.3f}× the output)")
+    stream = r.get("convert_stream")
+    if stream:
+        print(f"convert Q4_K_M: {stream['wall_s']:.0f} s, {stream['input_gb'] / stream['wall_s'] * 1000:.0f} MB/s "
+              f"in; peak RSS {stream['peak_rss_gb']:.2f} GB ({stream['peak_rss_gb'] / stream['input_gb']:.3f}× the "
+              f"input); disk peak {stream['peak_disk_gb']:.2f} GB ({stream['peak_disk_gb'] / r['files_gb']:.3f}× "
+              "the output)")
     if "convert_old" in r:
         old = r["convert_old"]
         print(f"  through an F16 file: {old['wall_s']:.0f} s, disk peak {old['peak_disk_gb']:.2f} GB; "

@@ -49,7 +49,11 @@ def test_an_explicit_layer_count_reaches_llama_cpp_and_changes_no_word(tiny_gguf
         try:
             # the parameters llama_model_load_from_file was called with, kept by the loaded model
             assert engine.llama._model.params.n_gpu_layers == (2 if layers == 2 else 0)
-            assert engine.llama._model.params.use_extra_bufts is False  # one copy: the mapped file
+            # one copy of the weights: read into memory and repacked there, not mapped beside a repacked copy
+            import llama_cpp
+
+            assert engine.llama._model.params.use_extra_bufts
+            assert engine.llama._model.params.load_mode == llama_cpp.LLAMA_LOAD_MODE_NONE
             texts[layers], _ = _answer(engine, painting)
             assert engine.runtime["gpu_layers"] == 0  # a CPU build offloads nothing, whatever was asked
         finally:

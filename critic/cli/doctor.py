@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from typing import Any
 
@@ -101,6 +102,9 @@ def facts(args: argparse.Namespace) -> dict:
                       "cpu_features": build.cpu_features.strip(" |")},
         "devices": [asdict(d) for d in build.devices],
         "cpu": {**asdict(counts), "threads": threads, "threads_batch": threads_batch,
+                "waiting": (f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY")
+                            else "spinning, then sleeping (libgomp's default; OMP_WAIT_POLICY=PASSIVE on a busy "
+                                 "machine)"),
                 "threads_from": "--threads" if chosen.threads else
                 f"{counts.performance} performance core(s) generate, {counts.physical} physical core(s) read "
                 f"the prompt ({counts.how})"},
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(devices)
     cpu = report["cpu"]
     console.print(f"Threads: {cpu['threads']} generating, {cpu['threads_batch']} reading the prompt — "
-                  f"{cpu['threads_from']}; {cpu['logical']} logical CPU(s) usable")
+                  f"{cpu['threads_from']}; {cpu['logical']} logical CPU(s) usable; at barriers: {cpu['waiting']}")
     setting = report["gpu_layers_setting"]
     console.print(f"GPU layers setting: {setting['value']} (from {setting['from']})")
     plan = report["plan"]

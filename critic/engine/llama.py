@@ -70,15 +70,10 @@ _PARAMS_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _weights_as_mapped(keep: bool) -> Iterator[None]:
-    """While a `Llama` is built: llama.cpp's model defaults with ``use_extra_bufts`` off when `keep`.
-
-    llama.cpp's CPU backend copies Q4_K and other weights into a repacked layout for its own
-    kernels ("extra buffer types"), beside the memory-mapped file: at 7B Q4_K_M on two cores,
-    10.8 GB peak for 5.4 GB of files and 2.1 GB of KV cache. Without repacking the mapped file is
-    the one copy (7.8 GB), the time to the first token was 15.5 s against 21.9 s and decoding
-    7.5 tok/s against 7.9 (bench/real_size.py --memory-rounds; not reading the file into memory
-    at all, use_mmap off, gave 7.8 GB, 25.5 s and 6.7 tok/s). llama-cpp-python does not expose
-    the setting, so the defaults it starts from are wrapped for the length of the load."""
+    """While a `Llama` is built: llama.cpp's model defaults with ``use_extra_bufts`` off when `keep`
+    (the weights used where the file is mapped, not repacked; see `LlamaEngine`'s `use_mmap`).
+    llama-cpp-python does not expose the setting, so the defaults it starts from are wrapped for
+    the length of the load."""
     if not keep:
         yield
         return
@@ -122,12 +117,13 @@ class LlamaEngine:
     def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
                  threads: int | None = None, n_batch: int = 512, patch0: Path | None = None,
                  cache: PrefixCache | None = None, files_sha256: dict | None = None,
-                 gpu_layers: GpuLayers = "auto", vision_cpu: bool = False, use_mmap: bool = True,
-                 repack: bool = False) -> None:
+                 gpu_layers: GpuLayers = "auto", vision_cpu: bool = False, use_mmap: bool = False,
+                 repack: bool = True) -> None:
         """Load the LLM and mmproj(s). `cache` keeps evaluated painting prefixes on disk; it is
         used only when `files_sha256` identifies the files (as `from_folder` does).
 
-        `gpu_layers` and `vision_cpu` say where it runs (critic.engine.offload); `threads` is
+        `gpu_layers` and `vision_cpu` say where it runs (critic.engine.offload); `use_mmap` and
+        `repack` how the weights are held (see `_load`); `threads` is
         both thread counts, else the performance cores generate and every physical core reads
         the prompt (critic.engine.cores). A load that fails on the GPU is retried with fewer
         layers, then on the CPU, and `notices` says so."""
@@ -188,7 +184,13 @@ class LlamaEngine:
         """Load the LLM with `gpu_layers` offloaded, then the mmproj(s); on a failure with layers on
         the GPU, try half as many, then none (each time with a notice).
 
-        The weights stay where the file is mapped, not repacked (see `_weights_as_mapped`)."""
+        The weights are read into memory (not mapped) and repacked there for llama.cpp's CPU kernels:
+        one copy. llama.cpp's default maps the file and repacks beside it, two copies: at 7B Q4_K_M on
+        two cores 10.8 GB peak for 5.4 GB of files and 2.1 GB of KV cache, against 7.8 GB read in;
+        decoding 8.2 and 8.1 tok/s. Mapped without repacking is one copy too (7.75 GB) and reads
+        the prompt faster (first token 15.9 s against 22.5 s) but decodes at 6.9 tok/s, 0.76 of
+        what the memory bandwidth allows against 0.89 (bench/real_size.py --memory-rounds,
+        interleaved, medians of two)."""
         llm, mmproj, patch0 = self._files
         while True:
             try:

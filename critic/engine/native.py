@@ -14,7 +14,6 @@ itself. CPU builds are unaffected; the promotion is harmless there.
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 
 LIBSTDCXX = "libstdc++.so.6"
@@ -31,23 +30,8 @@ def promote_libstdcxx() -> bool:
     return True
 
 
-def wait_passively() -> None:
-    """Let llama.cpp's CPU threads sleep at their barriers instead of spinning, unless the user chose.
-
-    The CPU backend is built with OpenMP. libgomp's default is to spin at every barrier (hundreds
-    per token) before sleeping: when another process (or critic's own measuring threads) takes
-    one of the cores, the descheduled thread holds each barrier for a time slice while the others
-    spin on the cores it needs (bench/contention.py measures it). Read by libgomp when it loads,
-    so set before llama.cpp's libraries are."""
-    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-
-
 def load_llama_cpp():
-    """The llama_cpp module, imported after `promote_libstdcxx` and `wait_passively` (every import of it
-    in critic goes here)."""
-    if "llama_cpp" not in sys.modules:
-        wait_passively()
+    """The llama_cpp module, imported after `promote_libstdcxx` (every import of it in critic goes here)."""
     promote_libstdcxx()  # also when llama_cpp is imported already: calls bind lazily, at the first model load
     import llama_cpp
 
