@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from critic.cli.cache import amount
 from critic.cli.options import add_hardware_flags, hardware
 
 EXTRAS = (
@@ -37,10 +38,6 @@ def register(sub: Any) -> None:
     add_hardware_flags(parser)
     parser.add_argument("--json", action="store_true", help="the same facts as one JSON object")
     parser.set_defaults(run=run)
-
-
-def _gib(size: int) -> str:
-    return f"{size / (1 << 30):.1f} GiB"
 
 
 def _extras() -> list[dict]:
@@ -125,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    from critic.cli.cache import amount
-
     console = Console(highlight=False, soft_wrap=True)
     ll = report["llama_cpp"]
     console.print(f"[bold]critic {report['critic']}[/] · Python {report['python']} · "
@@ -136,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"CPU features: {ll['cpu_features']}", overflow="fold")
     devices = Table("device", "kind", "description", "free", "total", box=None, pad_edge=False)
     for d in report["devices"]:
-        devices.add_row(d["name"], d["kind"], d["description"], _gib(d["free"]), _gib(d["total"]))
+        devices.add_row(d["name"], d["kind"], d["description"], amount(d["free"]), amount(d["total"]))
     console.print(devices)
     cpu = report["cpu"]
     console.print(f"Threads: {cpu['threads']} generating, {cpu['threads_batch']} reading the prompt — "
@@ -145,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"GPU layers setting: {setting['value']} (from {setting['from']})")
     plan = report["plan"]
     if plan.get("model"):
-        console.print(f"Model [bold]{plan['model']}[/] ({plan['quantization']}, {_gib(plan['files'])} of files, "
-                      f"KV cache {_gib(plan['kv_cache'])} at {plan['n_ctx']} tokens): runs on the "
+        console.print(f"Model [bold]{plan['model']}[/] ({plan['quantization']}, {amount(plan['files'])} of files, "
+                      f"KV cache {amount(plan['kv_cache'])} at {plan['n_ctx']} tokens): runs on the "
                       f"[bold]{plan['runs_on']}[/] — {plan['gpu_layers']} of {plan['layers']} layers on a GPU, "
                       f"vision encoder on the {plan['vision']}")
         console.print(f"  why: {plan['reason']}", overflow="fold")
