@@ -92,17 +92,20 @@ async def test_what_is_scrolled_to_is_measured_next(tmp_path, monkeypatch):
     monkeypatch.setattr(gallery_module, "LOAD_THREADS", 1)
     order: list[str] = []
     gate = threading.Event()
+    started = threading.Event()
 
     class GatedCache(GalleryCache):
         """The real cache; the first picture waits until the test has scrolled."""
 
         def fill(self, entry):
+            started.set()
             gate.wait(30)
             order.append(entry.name)
             return super().fill(entry)
 
     app = gallery(folder, cache=GatedCache())
     async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, started.is_set, "the first picture under way")  # a busy machine starts it late
         await pilot.press("end")
         first_on_screen = app.grid.first_visible
         assert first_on_screen > 20  # the last rows are on screen now
