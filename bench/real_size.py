@@ -97,15 +97,15 @@ def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
     cache = PrefixCache(Path(os.environ["BENCH_CACHE"])) if "cache" in mode else None
     # critic's default reads the weights into memory and repacks them there (one copy); "repack" is
     # llama.cpp's own default (a repacked copy beside the mapped file); "mapped" uses the mapped file as it is
-    engine = LlamaEngine.from_folder(folder, use_mmap=mode in ("repack", "mapped"), repack=mode != "mapped",
-                                     cache=cache)
-    if mode == "one-encode":
-        engine.close()
+    if mode == "one-encode":  # the main (rotated) mmproj alone: one CLIP pass
         from critic.core.manifest import Manifest
+        from critic.engine.base import ModelInfo
 
-        manifest = Manifest.read(folder)
-        llm, mmproj = manifest.file_paths(folder)
-        engine = LlamaEngine(llm, mmproj, engine.info)
+        llm, mmproj = Manifest.read(folder).file_paths(folder)
+        engine = LlamaEngine(llm, mmproj, ModelInfo("real-size"))
+    else:
+        engine = LlamaEngine.from_folder(folder, use_mmap=mode in ("repack", "mapped"), repack=mode != "mapped",
+                                         cache=cache)
     picture = painting()
     session = engine.open_session(LoadedImage(Path("bench.png"), picture, "real-size-bench" if "cache" in mode else "",
                                               "PNG", picture.size))

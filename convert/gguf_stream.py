@@ -117,11 +117,10 @@ def prefetched(tensors: list[PlannedTensor], depth: int = 3) -> list[PlannedTens
             ready.put((-1, err))
 
     thread = threading.Thread(target=produce, name="gguf-prefetch", daemon=True)
-    started = []
 
     def blocks_of(index: int) -> Iterator[np.ndarray]:
-        if not started:
-            started.append(thread.start())
+        if thread.ident is None:  # started by the first tensor the writer reads
+            thread.start()
         try:
             while True:
                 got, block = ready.get()

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
@@ -82,10 +80,9 @@ def tensor_types(shapes: dict[str, tuple[int, ...]], quant: str, n_layer: int) -
 
 def row_bytes(type_name: str, width: int) -> int:
     """Bytes of one row of `width` values in `type_name`."""
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+    from critic.core.gguf_check import ggml_bytes
 
-    block, size = GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
-    return width // block * size
+    return ggml_bytes(type_name, width)
 
 
 class Kernels:
@@ -94,11 +91,9 @@ class Kernels:
     def __init__(self, threads: int = 0) -> None:
         import os
 
-        from critic.engine.native import load_llama_cpp
+        from critic.engine.native import ggml_library
 
-        lib_dir = Path(load_llama_cpp().__file__).parent / "lib"
-        names = {"win32": "ggml-base.dll", "darwin": "libggml-base.dylib"}
-        lib = ctypes.CDLL(str(lib_dir / names.get(sys.platform, "libggml-base.so")))
+        lib = ggml_library("ggml-base")
         lib.ggml_quantize_init.argtypes = [ctypes.c_int]
         lib.ggml_quantize_init.restype = None
         lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +58,37 @@ class Header:
     `fields`: each key's value; an array of strings, or of more than `KEPT_ARRAY_ITEMS`
     numbers, is given as its length. `types`: each key's GGUF value type name ("UINT32",
     "STRING", "ARRAY"…). `tensors`: each tensor's shape (ne[0] first, as gguf-py lists it)
-    and type name."""
+    and type name; `tensor_bytes`: the bytes of its data."""
 
     path: Path
     fields: dict[str, Any]
     types: dict[str, str]
     tensors: dict[str, tuple[tuple[int, ...], str]]
+    tensor_bytes: dict[str, int] = field(default_factory=dict)
 
     @property
     def architecture(self) -> str:
         return str(self.fields.get("general.architecture", ""))
+
+
+def ggml_bytes(type_name: str, elements: int) -> int:
+    """Bytes of `elements` values (whole blocks) stored as the ggml type called `type_name` (Q4_K, F16…)."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
+    return elements // block * type_size
+
+
+def check_patch0(main: Header, patch0: Header) -> None:
+    """The exact layout's patch-0 mmproj must be the main (rotated) one's twin: the same model with its own
+    position table. BadModelFile naming the file otherwise."""
+    if patch0.fields.get("critic.class_token_layout") != "patch0":
+        raise BadModelFile(f"{patch0.path}: not a patch-0 mmproj (critic.class_token_layout is "
+                           f"{patch0.fields.get('critic.class_token_layout')!r})")
+    if main.fields.get("critic.class_token_layout") != "rotated":
+        raise BadModelFile(f"{main.path}: the exact layout needs the rotated mmproj beside the patch-0 one")
+    if {k: v[0] for k, v in main.tensors.items()} != {k: v[0] for k, v in patch0.tensors.items()}:
+        raise BadModelFile(f"{patch0.path}: its tensors differ in shape from {main.path}; not the same model")
 
 
 class _Damaged(Exception):
@@ -189,7 +210,7 @@ def _read_tensor_infos(cursor: _Cursor, count: int) -> list[tuple[str, tuple[int
         offset = cursor.u64(f"the offset of tensor {name}")
         try:
             kind = GGMLQuantizationType(raw_type)
-            block, type_size = GGML_QUANT_SIZES[kind]
+            block = GGML_QUANT_SIZES[kind][0]
         except (ValueError, KeyError):
             raise _Damaged(f"tensor {name} has unknown type {raw_type}") from None
         elements = 1
@@ -199,11 +220,11 @@ def _read_tensor_infos(cursor: _Cursor, count: int) -> list[tuple[str, tuple[int
             raise _Damaged(f"tensor {name} has an impossible shape {shape}")
         if shape and shape[0] % block:
             raise _Damaged(f"tensor {name}: a row of {shape[0]} is not whole {kind.name} blocks of {block}")
-        infos.append((name, tuple(shape), kind, offset, elements * type_size // block))
+        infos.append((name, tuple(shape), kind, offset, ggml_bytes(kind.name, elements)))
     return infos
 
 
-def _parse(buffer, size: int) -> tuple[dict, dict, dict]:
+def _parse(buffer, size: int) -> tuple[dict, dict, dict, dict]:
     from gguf import GGUF_DEFAULT_ALIGNMENT
 
     cursor = _Cursor(buffer)
@@ -234,14 +255,15 @@ def _parse(buffer, size: int) -> tuple[dict, dict, dict]:
         if types["general.alignment"] != "UINT32" or alignment <= 0 or alignment & (alignment - 1):
             raise _Damaged(f"general.alignment {alignment!r} is not a power of two (UINT32)")
     data_start = -(-cursor.pos // alignment) * alignment
-    tensors = {}
+    tensors, tensor_bytes = {}, {}
     for name, shape, kind, offset, n_bytes in infos:
         if offset % alignment:
             raise _Damaged(f"tensor {name} starts at offset {offset}, not a multiple of the alignment {alignment}")
         if data_start + offset + n_bytes > size:
             raise _Damaged(f"truncated: tensor {name} runs past the end of the file")
         tensors[name] = (shape, kind.name)
-    return fields, types, tensors
+        tensor_bytes[name] = n_bytes
+    return fields, types, tensors, tensor_bytes
 
 
 def read_header(path: Path) -> Header:
@@ -258,12 +280,12 @@ def read_header(path: Path) -> Header:
             raise BadModelFile(f"{path}: not a GGUF file (wrong magic bytes)")
         try:
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                fields, types, tensors = _parse(mapped, size)
+                fields, types, tensors, tensor_bytes = _parse(mapped, size)
         except _Damaged as err:
             raise BadModelFile(f"{path}: damaged GGUF: {err}") from None
         except (OSError, ValueError) as err:  # the map itself (a file changing under us)
             raise BadModelFile(f"{path}: cannot be read ({err})") from None
-    return Header(path, fields, types, tensors)
+    return Header(path, fields, types, tensors, tensor_bytes)
 
 
 def _require(header: Header, keys: tuple[str, ...], kind: str, what: str) -> None:

@@ -9,11 +9,9 @@ Imported only where a model is loaded or `critic doctor` runs.
 from __future__ import annotations
 
 import ctypes
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-from critic.engine.native import load_llama_cpp
+from critic.engine.native import ggml_library, load_llama_cpp
 
 DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "iGPU", 3: "accelerator", 4: "meta"}
 GPU_TYPES = ("GPU", "iGPU")
@@ -52,12 +50,8 @@ class Build:
 
 
 def _ggml():
-    """libggml as llama-cpp-python loaded it (the same handle: the path is the one its loader used)."""
-    llama_cpp = load_llama_cpp()
-
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
-    names = {"win32": "ggml.dll", "darwin": "libggml.dylib"}
-    lib = ctypes.CDLL(str(lib_dir / names.get(sys.platform, "libggml.so")))
+    """libggml as llama-cpp-python loaded it, its device registry bound."""
+    lib = ggml_library("ggml")
     voidp, size_t = ctypes.c_void_p, ctypes.c_size_t
     for name, args, result in (
         ("ggml_backend_reg_count", [], size_t), ("ggml_backend_reg_get", [size_t], voidp),

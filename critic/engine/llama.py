@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from critic.core.errors import BadModelFile, ContextOverflow, EngineBusy, UsageError
-from critic.core.gguf_check import check_mmproj, check_pair
+from critic.core.gguf_check import check_mmproj, check_pair, check_patch0
 from critic.core.images import LoadedImage, load_image, model_input, roll_patches
 from critic.core.prompt import (
     LEGACY_KEY,
@@ -131,7 +131,7 @@ class LlamaEngine:
         headers = [mm_header]
         if patch0 is not None:
             headers.append(check_mmproj(patch0))
-            self._check_patch0(mm_header, headers[1])
+            check_patch0(mm_header, headers[1])
         fields = mm_header.fields
         self.image_size = int(fields["clip.vision.image_size"])
         self.patch_size = int(fields["clip.vision.patch_size"])
@@ -331,17 +331,6 @@ class LlamaEngine:
         """How many positions sequence 0 holds in llama.cpp's memory (its highest position + 1)."""
         memory = self._llama_cpp.llama_get_memory(self.llama._ctx.ctx)
         return self._llama_cpp.llama_memory_seq_pos_max(memory, 0) + 1
-
-    @staticmethod
-    def _check_patch0(main, patch0) -> None:
-        """The patch-0 mmproj must be the main one's twin: same model, its own position table."""
-        if patch0.fields.get("critic.class_token_layout") != "patch0":
-            raise BadModelFile(f"{patch0.path}: not a patch-0 mmproj (critic.class_token_layout is "
-                               f"{patch0.fields.get('critic.class_token_layout')!r})")
-        if main.fields.get("critic.class_token_layout") != "rotated":
-            raise BadModelFile(f"{main.path}: the exact layout needs the rotated mmproj beside the patch-0 one")
-        if {k: v[0] for k, v in main.tensors.items()} != {k: v[0] for k, v in patch0.tensors.items()}:
-            raise BadModelFile(f"{patch0.path}: its tensors differ in shape from {main.path}; not the same model")
 
     def _load_mmproj(self, path: Path, gpu: bool):
         mtmd = self._mtmd

@@ -30,6 +30,16 @@ def promote_libstdcxx() -> bool:
     return True
 
 
+def ggml_library(name: str) -> ctypes.CDLL:
+    """One of the ggml libraries llama-cpp-python ships and has loaded (``ggml``, ``ggml-base``), by the path
+    its own loader used, so the handle is the same library: for the calls it does not bind."""
+    from pathlib import Path
+
+    lib_dir = Path(load_llama_cpp().__file__).parent / "lib"
+    file = {"win32": f"{name}.dll", "darwin": f"lib{name}.dylib"}.get(sys.platform, f"lib{name}.so")
+    return ctypes.CDLL(str(lib_dir / file))
+
+
 def load_llama_cpp():
     """The llama_cpp module, imported after `promote_libstdcxx` (every import of it in critic goes here)."""
     promote_libstdcxx()  # also when llama_cpp is imported already: calls bind lazily, at the first model load

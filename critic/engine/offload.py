@@ -71,19 +71,6 @@ def configured_gpu_layers(flag: str | int | None = None) -> tuple[GpuLayers, str
     return "auto", "default"
 
 
-def _tensor_bytes(shape: Iterable[int], type_name: str) -> int:
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-
-    elements = 1
-    for n in shape:
-        elements *= int(n)
-    try:
-        block, size = GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
-    except KeyError:
-        block, size = 1, 4
-    return elements // block * size
-
-
 @dataclass(frozen=True)
 class ModelSizes:
     """What the LLM's and vision encoder's parts weigh, from their GGUF headers."""
@@ -120,8 +107,8 @@ def model_sizes(llm_header, mmproj_headers: Iterable) -> ModelSizes:
     layers = [0] * n_layer
     output = host = 0
     n_vocab = 0
-    for name, (shape, type_name) in llm_header.tensors.items():
-        size = _tensor_bytes(shape, type_name)
+    for name, (shape, _type) in llm_header.tensors.items():
+        size = llm_header.tensor_bytes[name]
         if name.startswith("blk."):
             index = int(name.split(".")[1])
             if 0 <= index < n_layer:
@@ -132,7 +119,7 @@ def model_sizes(llm_header, mmproj_headers: Iterable) -> ModelSizes:
             host += size
             if name.startswith("token_embd"):
                 n_vocab = int(shape[-1]) if len(shape) > 1 else 0
-    vision = sum(sum(_tensor_bytes(s, t) for s, t in header.tensors.values()) for header in mmproj_headers)
+    vision = sum(sum(header.tensor_bytes.values()) for header in mmproj_headers)
     kv = 2 * 2 * (n_embd // n_head) * n_head_kv
     return ModelSizes(n_layer, tuple(layers), output, host, kv, n_embd, n_head, n_ff, n_vocab or 32000, vision)
 

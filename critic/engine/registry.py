@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from critic.core.errors import BadModelFile, ModelNotFound, UsageError, did_you_mean
-from critic.core.gguf_check import check_mmproj, check_pair, read_header
+from critic.core.gguf_check import check_mmproj, check_pair, check_patch0, read_header
 from critic.core.images import file_sha256
 from critic.core.manifest import MANIFEST_NAME, Manifest, ModelFile
-from critic.core.paths import data_dir, models_dir
+from critic.core.paths import models_dir
+from critic.core.settings import read_settings, save_settings
 from critic.core.prompt import LEGACY_KEY
 
 INSTALL_HINT = (
@@ -54,24 +55,6 @@ class InstalledModel:
     def paths(self) -> tuple[Path, Path]:
         """(llm, mmproj) paths."""
         return self.manifest.file_paths(self.folder)
-
-
-def _settings_path() -> Path:
-    return data_dir() / "settings.json"
-
-
-def _settings() -> dict:
-    path = _settings_path()
-    try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
-def _save_settings(settings: dict) -> None:
-    from critic.core.store import write_atomic
-
-    write_atomic(_settings_path(), json.dumps(settings, indent=2) + "\n")
 
 
 def _slug(name: str) -> str:
@@ -206,9 +189,7 @@ def add_files(llm: str | Path, mmproj: str | Path, name: str, force: bool = Fals
                          "and the other mmproj (…mmproj-F16.gguf) with --mmproj")
     patch0_entry = None
     if patch0 is not None:
-        from critic.engine.llama import LlamaEngine
-
-        LlamaEngine._check_patch0(mm_header, check_mmproj(patch0))  # the engine's own test of the pair
+        check_patch0(mm_header, check_mmproj(patch0))  # the test the engine makes of the pair
         patch0_entry = ModelFile(patch0.name, file_sha256(patch0), patch0.stat().st_size,
                                  _quantization(read_header(patch0)))
         layout = "exact"
@@ -257,7 +238,7 @@ def _install(manifest: Manifest, folder: Path | None, force: bool,
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
-    if not _settings().get("default"):
+    if not read_settings().get("default"):
         set_default(manifest.name)
     return InstalledModel(target, manifest)
 
@@ -303,14 +284,14 @@ def broken() -> list[BrokenModel]:
 
 def default_name() -> str | None:
     """The default model's name, if set and still installed."""
-    name = _settings().get("default")
+    name = read_settings().get("default")
     return name if name and any(m.name == name for m in installed()) else None
 
 
 def set_default(name: str) -> None:
     """Make `name` the model used when none is given."""
     find(name)
-    _save_settings({**_settings(), "default": name})
+    save_settings({**read_settings(), "default": name})
 
 
 def find(name: str | None = None) -> InstalledModel:
@@ -320,7 +301,7 @@ def find(name: str | None = None) -> InstalledModel:
     been used (asked for, the default, or all there is) is a BadModelFile naming it.
     """
     models, damaged = _scan()
-    wanted = name or _settings().get("default")
+    wanted = name or read_settings().get("default")
     for model in models:
         if wanted and (model.name == wanted or model.folder.name == wanted):
             return model
@@ -349,9 +330,9 @@ def remove(name: str) -> None:
             return
     model = find(name)
     shutil.rmtree(model.folder)
-    if _settings().get("default") == model.name:
+    if read_settings().get("default") == model.name:
         rest = installed()
-        _save_settings({**_settings(), "default": rest[0].name if rest else None})
+        save_settings({**read_settings(), "default": rest[0].name if rest else None})
 
 
 def verified(name: str | None = None) -> InstalledModel:
