@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -46,7 +47,7 @@ from critic.core.prompt import (
 from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord
 from critic.engine.cores import default_threads
 from critic.engine.native import load_llama_cpp
-from critic.engine.offload import GpuLayers, Placement, model_sizes, plan
+from critic.engine.offload import GpuLayers, model_sizes, plan
 from critic.engine.prefix_cache import DamagedEntry, PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
@@ -204,50 +205,46 @@ class LlamaEngine:
             except ValueError as err:
                 if gpu_layers <= 0 or not self.placement.has_gpu:
                     raise BadModelFile(f"{llm}: llama.cpp could not load it ({err})") from None
-                fewer = gpu_layers // 2 if gpu_layers > 1 else 0
-                self._fell_back(gpu_layers, fewer, "loading the model")
-                gpu_layers = fewer
-        vision_gpu = self.placement.vision_gpu
+                gpu_layers = self._fell_back("loading the model")
         try:
-            try:
-                self.ctx = self._load_mmproj(mmproj, vision_gpu)
-                if patch0 is not None:
-                    self.patch0_ctx = self._load_mmproj(patch0, vision_gpu)
-            except BadModelFile:
-                if not vision_gpu:
-                    raise
-                self._free_mmproj()
-                self.notices.append("the vision encoder did not fit on the GPU: it runs on the CPU")
-                self.placement = Placement(self.placement.gpu_layers, self.placement.total_layers, False,
-                                           self.placement.reason, self.placement.has_gpu)
-                self.ctx = self._load_mmproj(mmproj, False)
-                if patch0 is not None:
-                    self.patch0_ctx = self._load_mmproj(patch0, False)
+            while True:
+                try:
+                    self.ctx = self._load_mmproj(mmproj, self.placement.vision_gpu)
+                    if patch0 is not None:
+                        self.patch0_ctx = self._load_mmproj(patch0, self.placement.vision_gpu)
+                    break
+                except BadModelFile:
+                    if not self.placement.vision_gpu:
+                        raise
+                    self._free_mmproj()
+                    self.notices.append("the vision encoder did not fit on the GPU: it runs on the CPU")
+                    self.placement = replace(self.placement, vision_gpu=False)
         except BaseException:
             self.close()  # the LLM and a loaded mmproj are freed now, not at garbage collection
             raise
 
-    def _fell_back(self, tried: int, fewer: int, during: str) -> None:
+    def _fell_back(self, during: str) -> int:
+        """Half the layers on the GPU (none after one), said in a notice; the layers to load now."""
+        tried = self.placement.gpu_layers
+        fewer = tried // 2 if tried > 1 else 0
         where = f"with {fewer} layers on the GPU" if fewer else "on the CPU"
         self.notices.append(f"llama.cpp failed {during} with {tried} layers on the GPU (out of GPU memory?): "
                             f"running {where}")
-        self.placement = Placement(fewer, self.placement.total_layers, self.placement.vision_gpu and fewer > 0,
-                                   f"fell back from {tried} layers ({during})", self.placement.has_gpu)
+        self.placement = replace(self.placement, gpu_layers=fewer, vision_gpu=self.placement.vision_gpu and fewer > 0,
+                                 reason=f"fell back from {tried} layers ({during})")
+        return fewer
 
     def fall_back(self, during: str) -> bool:
         """After a failure that may be the GPU's memory: reload with half the layers (then none)
         and the vision encoder on the CPU. False when nothing was on the GPU to take off."""
-        tried = self.placement.gpu_layers
-        if not self.placement.has_gpu or (tried <= 0 and not self.placement.vision_gpu):
+        if not self.placement.has_gpu or (self.placement.gpu_layers <= 0 and not self.placement.vision_gpu):
             return False
-        fewer = tried // 2 if tried > 1 else 0
         n_ctx = self.n_ctx
         self._free_mmproj()
         self.llama.close()
         self.llama = None
-        self._fell_back(tried, fewer, during)
         self._owner = None
-        self._load(fewer, n_ctx)
+        self._load(self._fell_back(during), n_ctx)
         return True
 
     def take_notices(self) -> list[str]:
