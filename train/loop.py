@@ -136,7 +136,8 @@ class RunResult:
 
 
 def _make_accelerator(config: TrainConfig, out: Path):
-    """An Accelerator for this config (with the DeepSpeed plugin when asked) and its accumulation set."""
+    """An Accelerator for this config (with the DeepSpeed plugin when asked); `_build_model` sets its
+    accumulation once the micro-batch is known."""
     from accelerate import Accelerator
     from accelerate.utils import DeepSpeedPlugin
 
@@ -149,10 +150,6 @@ def _make_accelerator(config: TrainConfig, out: Path):
         log_with=config.report_to or None,
         project_dir=str(out),
     )
-    # Known only now that the processes are counted; accelerate reads it at prepare() (which
-    # _build_model sets again when the memory plan picks a smaller micro-batch).
-    accelerator.gradient_accumulation_steps = max(
-        1, config.batch_size // (config.micro_batch_size * accelerator.num_processes))
     if plugin is not None:
         ds = accelerator.state.deepspeed_plugin.deepspeed_config
         ds["train_micro_batch_size_per_gpu"] = config.micro_batch_size
@@ -329,10 +326,11 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int, longest: in
     micro = config.micro_batch_size
     layers = len(llava.model.language_model.layers)
     if config.gradient_checkpointing == "auto" and accelerator.device.type == "cuda" and not config.deepspeed:
-        micro, checkpointed = _fit_memory(config, module, llava, ckpt, accelerator, longest, image_tokens)
+        micro, checkpointed = _fit_memory(config, module, llava, ckpt, accelerator, longest, image_tokens, layers)
     else:
         checkpointed = 0 if config.gradient_checkpointing == "off" else layers
     set_checkpointed_layers(llava, checkpointed)
+    # known only now that the processes are counted and the micro-batch chosen; accelerate reads it at prepare()
     accelerator.gradient_accumulation_steps = max(1, config.batch_size // (micro * accelerator.num_processes))
     lora_params = [p for n, p in module.named_parameters() if p.requires_grad and ".lora_" in n]
     projector_params = [p for n, p in module.named_parameters() if p.requires_grad and ".lora_" not in n]
@@ -350,8 +348,8 @@ def _build_model(config: TrainConfig, ckpt, accelerator, total: int, longest: in
     return module, optimizer, scheduler, ckpt, micro
 
 
-def _fit_memory(config: TrainConfig, module, llava, ckpt, accelerator, longest: int,
-                image_tokens: int) -> tuple[int, int]:
+def _fit_memory(config: TrainConfig, module, llava, ckpt, accelerator, longest: int, image_tokens: int,
+                layers: int) -> tuple[int, int]:
     """(micro-batch, checkpointed layers) that fit this device, measured on samples as long as the longest
     in the data (train/memory.py); printed, since the run's speed depends on it."""
     import torch
@@ -360,7 +358,6 @@ def _fit_memory(config: TrainConfig, module, llava, ckpt, accelerator, longest: 
 
     device = accelerator.device
     module.to(device)
-    layers = len(llava.model.language_model.layers)
     batch = config.batch_size // accelerator.num_processes
 
     def make_batch(size: int) -> dict:
