@@ -53,7 +53,7 @@ def _model_plan(args: argparse.Namespace, build, chosen) -> dict:
     from critic.core.errors import CriticError
     from critic.core.gguf_check import check_mmproj, check_pair
     from critic.engine import registry
-    from critic.engine.llama import DEFAULT_CTX
+    from critic.engine.llama import DEFAULT_BATCH, DEFAULT_CTX
     from critic.engine.offload import model_sizes, plan
 
     try:
@@ -67,7 +67,8 @@ def _model_plan(args: argparse.Namespace, build, chosen) -> dict:
         return {"model": None, "problem": str(err)}
     sizes = model_sizes(llm_header, headers)
     n_ctx = args.ctx or DEFAULT_CTX
-    placement = plan(chosen.gpu_layers, sizes, n_ctx, 512, build.gpu_offload, build.gpus, chosen.vision_cpu)
+    placement = plan(chosen.gpu_layers, sizes, n_ctx, DEFAULT_BATCH, build.gpu_offload, build.gpus,
+                     chosen.vision_cpu)
     return {"model": model.name, "quantization": model.manifest.llm.quantization, "files": model.size,
             "weights": sizes.weights, "kv_cache": sizes.kv_bytes_per_token_layer * n_ctx * sizes.n_layer,
             "n_ctx": n_ctx, "gpu_layers": placement.offloaded, "asked_gpu_layers": placement.gpu_layers,

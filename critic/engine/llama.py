@@ -51,6 +51,8 @@ from critic.engine.offload import GpuLayers, model_sizes, plan
 from critic.engine.prefix_cache import DamagedEntry, PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
+DEFAULT_BATCH = 512
+"""Positions llama.cpp reads per call (n_batch = n_ubatch); the GPU plan sizes its compute buffer by it."""
 MIN_CTX = 2048
 """The painting alone takes 576 positions, the system prompt and a question ~80 more."""
 
@@ -116,7 +118,7 @@ class LlamaEngine:
     """A GalleryGPT model loaded in this process."""
 
     def __init__(self, llm: Path, mmproj: Path, info: ModelInfo, n_ctx: int = DEFAULT_CTX,
-                 threads: int | None = None, n_batch: int = 512, patch0: Path | None = None,
+                 threads: int | None = None, n_batch: int = DEFAULT_BATCH, patch0: Path | None = None,
                  cache: PrefixCache | None = None, files_sha256: dict | None = None,
                  gpu_layers: GpuLayers = "auto", vision_cpu: bool = False, use_mmap: bool = False,
                  repack: bool = True) -> None:
