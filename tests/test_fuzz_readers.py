@@ -50,7 +50,12 @@ def read(job):
         summary = repr((sorted(h.fields.items()), sorted(h.types.items()), sorted(h.tensors.items())))
         return {"ok": hashlib.sha256(summary.encode()).hexdigest()}
     entry = PrefixCache(Path(job["folder"]), limit=1 << 40).load(job["key"], job["max_tokens"])
-    return {"ok": None if entry is None else [hashlib.sha256(entry.state).hexdigest(), entry.n_tokens]}
+    if entry is None:
+        return {"ok": None}
+    import numpy as np
+    logits = b"" if entry.logits is None else entry.logits.tobytes()
+    payload = np.asarray(entry.tail, dtype="<i4").tobytes() + logits + bytes(entry.state)  # as written
+    return {"ok": [hashlib.sha256(payload).hexdigest(), entry.n_tokens]}
 
 for line in sys.stdin:
     job = json.loads(line)
@@ -204,7 +209,8 @@ def test_gguf_reader_refuses_cleanly_or_reads_right(gguf_files, worker, tmp_path
 
 @pytest.fixture(scope="module")
 def cache_entry(tiny_gguf, tmp_path_factory, painting_bytes):
-    """A real entry: the tiny model's evaluated prefix of a painting, as the engine keeps it."""
+    """A real entry: the tiny model's evaluated prompt of a painting (prefix, and the question as its
+    tail with its logits), as the engine keeps it."""
     from critic.engine.base import Settings
     from critic.engine.llama import LlamaEngine
     from critic.engine.prefix_cache import PrefixCache

@@ -8,7 +8,7 @@ import pytest
 
 from critic.cli import main
 from critic.engine import open_engine
-from critic.engine.base import Settings
+from critic.engine.base import Settings, TurnRecord
 from critic.engine.prefix_cache import PrefixCache
 
 QUESTION = "What is here?"
@@ -40,6 +40,62 @@ def test_a_painting_seen_before_is_restored_and_answers_the_same(installed_model
     finally:
         engine.close()
     assert first == again == reference and other == follow
+
+
+def _header(entry) -> dict:
+    from critic.engine.prefix_cache import MAGIC
+
+    data = entry.read_bytes()
+    return json.loads(data[len(MAGIC):].split(b"\n", 1)[0])
+
+
+def test_the_same_question_again_reads_nothing_and_another_is_read_after_the_painting(installed_model, painting):
+    other = "Where is the light?"
+    plain = open_engine(threads=1, cache=False)
+    try:
+        reference = {q: _answer(plain, painting, q)[0] for q in (QUESTION, other)}
+    finally:
+        plain.close()
+    engine = open_engine(threads=1)
+    try:
+        _, timings, _ = _answer(engine, painting)
+        (entry,) = PrefixCache().entries()
+        first = _header(entry)
+        assert first["tail"] > 0 and first["n_logits"] == engine.llama.n_vocab() and timings.prefill > 0
+        text, timings, encodes = _answer(engine, painting)
+        # restored whole: no CLIP encode, not a token read, the first token sampled from the kept logits
+        assert (text, encodes, timings.prefill) == (reference[QUESTION], 0, 0)
+        assert timings.prompt_tokens == first["n_tokens"]
+        text, timings, encodes = _answer(engine, painting, other)
+        assert (text, encodes) == (reference[other], 0) and timings.prefill > 0  # the tail dropped, the question read
+        newest = _header(entry)
+        assert newest["prefix"] == first["prefix"] and newest["crc32"] != first["crc32"]  # it keeps the newest
+        text, timings, _ = _answer(engine, painting, other)
+        assert (text, timings.prefill) == (reference[other], 0)
+    finally:
+        engine.close()
+
+
+def test_a_resumed_conversation_answers_as_without_the_cache(installed_model, painting):
+    """A cached tail is dropped when earlier turns follow the painting; follow-ups read after them."""
+    def resumed(engine) -> tuple[str, str]:
+        first = _answer(engine, painting)[0]  # keeps an entry with this question as its tail (when caching)
+        session = engine.open_session(painting)
+        session.restore([TurnRecord(QUESTION, answer=first)])
+        text = "".join(session.ask(QUESTION, Settings(max_tokens=24)))
+        session.close()
+        return first, text
+
+    plain = open_engine(threads=1, cache=False)
+    try:
+        reference = resumed(plain)
+    finally:
+        plain.close()
+    engine = open_engine(threads=1)
+    try:
+        assert resumed(engine) == reference
+    finally:
+        engine.close()
 
 
 def test_damaged_entries_are_rebuilt_never_loaded(installed_model, painting):

@@ -39,6 +39,15 @@ def _with_header(header: dict, payload: bytes, recheck: bool) -> bytes:
     return MAGIC + json.dumps(header).encode() + b"\n" + payload
 
 
+def _crafted_tail(header: dict, payload: bytes, ids: bytes, logits: bytes) -> bytes:
+    """The entry with its tail's ids and logits replaced and every count and checksum made to match."""
+    state = payload[4 * (header["tail"] + header["n_logits"]):]
+    tail = len(ids) // 4
+    crafted = {**header, "tail": tail, "n_tokens": header["prefix"] + tail, "n_logits": len(logits) // 4,
+               "size": len(ids) + len(logits) + len(state), "crc32": zlib.crc32(ids + logits + state)}
+    return _with_header(crafted, ids + logits + state, True)
+
+
 def test_damaged_cache_entries_are_deleted_recomputed_and_said(installed_model, painting):
     engine = LlamaEngine.from_folder(installed_model.folder, threads=1, cache=PrefixCache())
     try:
@@ -46,6 +55,8 @@ def test_damaged_cache_entries_are_deleted_recomputed_and_said(installed_model, 
         (entry,) = PrefixCache().entries()
         header, payload = _entry_parts(entry)
         n = header["n_tokens"]
+        ids, logits = payload[:4 * header["tail"]], payload[4 * header["tail"]: 4 * (header["tail"] + header["n_logits"])]
+        assert header["tail"] > 0 and len(logits) == 4 * engine.llama.n_vocab()
         flipped = bytearray(payload)
         flipped[len(flipped) // 3] ^= 0x04
         damages = {
@@ -59,6 +70,10 @@ def test_damaged_cache_entries_are_deleted_recomputed_and_said(installed_model, 
             "a bit flipped in the state": MAGIC + entry.read_bytes()[len(MAGIC):].split(b"\n", 1)[0] + b"\n"
                                           + bytes(flipped),
             "a header line that never ends": MAGIC + b"{" * 100_000,
+            "a logit short, every checksum made to match": _crafted_tail(header, payload, ids, logits[:-4]),
+            "a tail id past the vocabulary, every checksum made to match":
+                _crafted_tail(header, payload, (10 ** 6).to_bytes(4, "little") + ids[4:], logits),
+            "a tail with no logits, every checksum made to match": _crafted_tail(header, payload, ids, b""),
             "a folder in its place": None,
         }
         for what, damaged in damages.items():

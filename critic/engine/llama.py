@@ -48,7 +48,7 @@ from critic.engine.base import ModelInfo, Settings, Timings, TurnRecord
 from critic.engine.cores import default_threads
 from critic.engine.native import load_llama_cpp
 from critic.engine.offload import GpuLayers, model_sizes, plan
-from critic.engine.prefix_cache import DamagedEntry, PrefixCache, entry_key
+from critic.engine.prefix_cache import DamagedEntry, Entry, PrefixCache, entry_key
 
 DEFAULT_CTX = 4096
 DEFAULT_BATCH = 512
@@ -289,16 +289,21 @@ class LlamaEngine:
         return cls(*manifest.file_paths(Path(folder)), info, patch0=manifest.patch0_path(Path(folder)),
                    files_sha256=files, **options)
 
-    def restore_prefix(self, image_sha256: str) -> bool:
-        """Put a painting's cached prefix (system prompt + image) in the context; False if none. An
-        entry that does not hold up, here or in llama.cpp, is deleted and a notice says so."""
+    def restore_prefix(self, image_sha256: str) -> Entry | None:
+        """Put a painting's cached prompt (system prompt + image, and the tail: the last first question
+        asked about it) in the context, `llama.n_tokens` at the prefix's end; None if there is none.
+        An entry that does not hold up, here or in llama.cpp, is deleted and a notice says so."""
         if not self.cache or not image_sha256:
-            return False
+            return None
         key = entry_key(self.fingerprint, image_sha256)
         try:
             entry = self.cache.load(key, max_tokens=self.n_ctx)
             if entry is None:
-                return False
+                return None
+            if entry.logits is not None and len(entry.logits) != self.llama.n_vocab():
+                self.cache.drop(key, f"its {len(entry.logits)} logits are not the vocabulary's {self.llama.n_vocab()}")
+            if any(i >= self.llama.n_vocab() for i in entry.tail):
+                self.cache.drop(key, "its tail holds token ids past the vocabulary")
             buffer = (ctypes.c_uint8 * len(entry.state)).from_buffer(entry.state)
             if self._llama_cpp.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(entry.state), 0) == 0:
                 self.cache.drop(key, "llama.cpp refused its state")
@@ -308,14 +313,15 @@ class LlamaEngine:
         except DamagedEntry as err:
             self.llama._ctx.kv_cache_clear()
             self.notices.append(str(err))
-            return False
+            return None
         head = [self.bos, *self.tokenize(head_text())]
         self.llama.input_ids[: len(head)] = head
-        self.llama.n_tokens = entry.n_tokens
-        return True
+        self.llama.n_tokens = entry.prefix  # the tail's positions are dropped by the next eval unless reused
+        return entry
 
-    def save_prefix(self, image_sha256: str) -> None:
-        """Keep the evaluated prefix now in the context for the next time this painting comes."""
+    def save_prefix(self, image_sha256: str, tail: list[int] | None = None) -> None:
+        """Keep the evaluated prompt now in the context for the next time this painting comes: the
+        prefix, and with `tail` (the ids evaluated last, right after it) the tail and its logits."""
         if not self.cache or not image_sha256:
             return
         ctx = self.llama._ctx.ctx
@@ -324,7 +330,7 @@ class LlamaEngine:
         written = self._llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
         if written and self._positions() == self.llama.n_tokens:
             self.cache.store(entry_key(self.fingerprint, image_sha256), memoryview(buffer)[:written],
-                             self.llama.n_tokens)
+                             self.llama.n_tokens, tuple(tail or ()), self.logits() if tail else None)
 
     def _positions(self) -> int:
         """How many positions sequence 0 holds in llama.cpp's memory (its highest position + 1)."""
@@ -520,6 +526,10 @@ class LlamaSession:
         self.image_encodes = 0
         self.notices: list[str] = []
         self._prefix_end: int | None = None
+        self._tail: Entry | None = None
+        """The restored entry while its tail (a first question and its logits) may still be reused."""
+        self._save_after_question = False
+        """The painting was read, not restored: keep it, with the first question, once that is read."""
         self.context_size = engine.n_ctx
         self.on_progress: Progress | None = None
         """Told which part of reading the prompt runs and how far, until the first token (see `Progress`)."""
@@ -545,7 +555,11 @@ class LlamaSession:
         llama._ctx.kv_cache_clear()
         started = time.perf_counter()
         sha = self.image.sha256 if self.image is not None else ""
-        if engine.restore_prefix(sha):
+        restored = engine.restore_prefix(sha)
+        self._tail = restored if restored is not None and restored.tail else None
+        # an entry keeps the newest first question: rewritten below unless this one is its tail
+        self._save_after_question = restored is not None and not self._turn_ids
+        if restored is not None:
             timings.prefix_restore = time.perf_counter() - started
         else:
             head = head_text() if self.image is not None else text_only_head_text()
@@ -554,7 +568,10 @@ class LlamaSession:
             if self.image is not None:
                 timings.image_encode = engine.eval_image(self.image.image, timings, self.on_progress)
                 self.image_encodes += 1
-                engine.save_prefix(sha)
+                if self._turn_ids:
+                    engine.save_prefix(sha)  # a resumed conversation: its first question was asked long ago
+                else:
+                    self._save_after_question = True
         self._prefix_end = llama.n_tokens
         dropped = 0
         while self._turn_ids and self._prefix_end + len(self._history_ids(self._turn_ids)) >= self.context_size:
@@ -562,6 +579,17 @@ class LlamaSession:
             dropped += 1
         self._tell_dropped(dropped)
         self._replay(self._turn_ids, timings)
+
+    def _reuse_tail(self, ids: list[int]):
+        """When `ids` (the question about to be read) are the restored entry's tail, right after its
+        prefix: take their positions as read, and return the logits kept after them. None otherwise."""
+        entry, self._tail = self._tail, None
+        llama = self.engine.llama
+        if entry is None or tuple(ids) != entry.tail or llama.n_tokens != entry.prefix:
+            return None
+        llama.input_ids[entry.prefix: entry.n_tokens] = ids
+        llama.n_tokens = entry.n_tokens
+        return entry.logits
 
     def _history_ids(self, kept: list[tuple[str, list[int]]]) -> list[int]:
         """The token ids of finished turns after the prefix, in the training layout."""
@@ -663,10 +691,14 @@ class LlamaSession:
             try:
                 self._ensure_prefix(record.timings)
                 ids = self._fit(question, settings, record.timings)
-                if self.on_progress:
-                    self.on_progress(READING_TEXT, 0, len(ids))
                 t = time.perf_counter()
-                engine.llama.eval(ids)
+                first_logits = self._reuse_tail(ids)
+                if first_logits is not None:
+                    self._save_after_question = False
+                else:
+                    if self.on_progress:
+                        self.on_progress(READING_TEXT, 0, len(ids))
+                    engine.llama.eval(ids)
                 break
             except (RuntimeError, EvalFailed, BadModelFile) as err:
                 # on a GPU this is most often its memory running out: fewer layers, then the CPU
@@ -677,7 +709,11 @@ class LlamaSession:
         self.notices.extend(engine.take_notices())
         llama = engine.llama
         record.runtime = engine.runtime
-        record.timings.prefill += time.perf_counter() - t
+        if first_logits is None:  # a question reused from the cache was read in no time
+            record.timings.prefill += time.perf_counter() - t
+        if self._save_after_question and llama.n_tokens == self._prefix_end + len(ids):
+            self._save_after_question = False
+            engine.save_prefix(self.image.sha256, ids)
         prompt_end = record.timings.prompt_tokens = llama.n_tokens
         answer: list[int] = []
         text = _Utf8Stream()
@@ -685,7 +721,8 @@ class LlamaSession:
         gen_start = time.perf_counter()
         try:
             while len(answer) < settings.max_tokens:
-                token = sample(engine.logits(), settings, rng)
+                logits, first_logits = (engine.logits() if first_logits is None else first_logits), None
+                token = sample(logits, settings, rng)
                 if not record.timings.first_token:  # logits ready: printable or not, the first token is here
                     record.timings.first_token = time.perf_counter() - started
                 if token == engine.eos:
