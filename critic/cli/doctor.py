@@ -97,7 +97,7 @@ def facts(args: argparse.Namespace) -> dict:
     return {
         "critic": __version__, "python": sys.version.split()[0],
         "llama_cpp": {"version": build.version, "backends": list(build.backends), "gpu_offload": build.gpu_offload,
-                      "cpu_features": build.cpu_features.strip(" |")},
+                      "cpu_features": build.cpu_features.strip(" |"), "weight_buffers": _weight_buffers()},
         "devices": [asdict(d) for d in build.devices],
         "cpu": {**asdict(counts), "threads": threads, "threads_batch": threads_batch,
                 "waiting": (f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY")
@@ -115,6 +115,15 @@ def facts(args: argparse.Namespace) -> dict:
     }
 
 
+def _weight_buffers() -> dict:
+    """The CPU's extra weight layouts model loads use (critic.engine.amx)."""
+    from critic.engine import amx
+    from critic.engine.native import load_llama_cpp
+
+    names, _ = amx.extra_buffer_types(load_llama_cpp())
+    return {"used": names, "amx_left_out": amx.left_out}
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -130,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"llama.cpp backends: {', '.join(ll['backends'])}; GPU offload "
                   + ("[green]supported[/]" if ll["gpu_offload"] else "[yellow]not compiled in (a CPU build)[/]"))
     console.print(f"CPU features: {ll['cpu_features']}", overflow="fold")
+    buffers = ll["weight_buffers"]
+    console.print(f"CPU weight layouts: {', '.join(buffers['used']) or 'plain only'}"
+                  + ("; AMX left out (its matrix products crash: llama.cpp#20824)" if buffers["amx_left_out"] else ""))
     devices = Table("device", "kind", "description", "free", "total", box=None, pad_edge=False)
     for d in report["devices"]:
         devices.add_row(d["name"], d["kind"], d["description"], amount(d["free"]), amount(d["total"]))

@@ -41,8 +41,12 @@ def ggml_library(name: str) -> ctypes.CDLL:
 
 
 def load_llama_cpp():
-    """The llama_cpp module, imported after `promote_libstdcxx` (every import of it in critic goes here)."""
+    """The llama_cpp module, imported after `promote_libstdcxx` and with AMX left out of its weight buffers
+    (critic.engine.amx); every import of it in critic goes here."""
     promote_libstdcxx()  # also when llama_cpp is imported already: calls bind lazily, at the first model load
     import llama_cpp
 
+    from critic.engine.amx import leave_out_amx
+
+    leave_out_amx(llama_cpp)
     return llama_cpp
