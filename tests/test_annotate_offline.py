@@ -56,7 +56,7 @@ def test_batch_files_then_import_round_trip_gives_the_live_export(world, server,
         if "critic annotate import" not in said:  # the run went through: its summary
             break
         new = sorted(set(requests.glob("*.jsonl")) - answered - set(requests.glob("*.out.jsonl")))
-        assert new and f"critic annotate import OUT RESULTS" in said
+        assert new and "critic annotate import OUT RESULTS" in said
         rounds.append([len(path.read_text().splitlines()) for path in new])
 
         # run again before importing: the same requests are not written twice

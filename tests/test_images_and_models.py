@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
 from critic.core.errors import BadImage, BadModelFile, ModelMismatch, ModelNotFound
 from critic.core.images import NEUTRAL_BACKGROUND, load_image
