@@ -115,6 +115,26 @@ def tiny_gguf(tiny_dir, tmp_path_factory) -> Path:
                    show_progress=False)
 
 
+@pytest.fixture(scope="session")
+def tiny256(tmp_path_factory) -> Path:
+    """The tiny checkpoint 256 wide, its attention heads 64 (a q8_0 KV cache needs a multiple of 32)."""
+    pytest.importorskip("transformers")
+    from critic.convert.tiny import TinySpec, build
+
+    return build(tmp_path_factory.mktemp("tiny256"), TinySpec(hidden=256, heads=4))
+
+
+@pytest.fixture(scope="session")
+def tiny256_gguf(tiny256, tmp_path_factory) -> Path:
+    """`tiny256` converted to F16 GGUF files."""
+    from critic.convert.pipeline import ConvertConfig, convert
+
+    out = tmp_path_factory.mktemp("gguf256") / "tiny256-f16"
+    return convert(ConvertConfig(base=str(tiny256 / "base"), vision_tower=str(tiny256 / "vision-tower"),
+                                 lora=str(tiny256 / "lora"), out=str(out), quant="F16", name="tiny256"),
+                   show_progress=False)
+
+
 @pytest.fixture
 def installed_model(tiny_gguf, critic_home):
     """The tiny model registered in this test's data directory."""

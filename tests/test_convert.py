@@ -161,13 +161,6 @@ def test_converting_without_the_lora_is_caught(tiny_dir, tmp_path):
     assert report.failures, "a model converted without the LoRA passed verification against it"
 
 
-@pytest.fixture(scope="module")
-def tiny256(tmp_path_factory):
-    from critic.convert.tiny import TinySpec, build
-
-    return build(tmp_path_factory.mktemp("tiny256"), TinySpec(hidden=256, heads=4))
-
-
 @pytest.mark.parametrize("quant,expected_type", [("Q8_0", "Q8_0"), ("Q4_K_M", "Q4_K")])
 def test_quantized_files_stay_close(tiny256, tmp_path, quant, expected_type):
     out = _convert(tiny256, tmp_path / quant, quant=quant, mmproj_quant="Q8_0" if quant == "Q8_0" else "F16")

@@ -35,7 +35,7 @@ def test_auto_is_the_cpu_on_a_cpu_build_and_the_record_says_where_it_ran(tiny_gg
         text, session = _answer(engine, painting)
         runtime = session.turns[-1].runtime
         assert runtime == {"backend": "CPU", "device": "CPU", "gpu_layers": 0, "layers": 3, "vision": "CPU",
-                           "threads": 1, "threads_batch": 1}
+                           "threads": 1, "threads_batch": 1, "kv_cache": "f16"}
     finally:
         engine.close()
 

@@ -91,6 +91,8 @@ def register(sub) -> None:
     verify.add_argument("--lora", metavar="LORA", help="the GalleryGPT LoRA folder that was merged")
     verify.add_argument("--image", metavar="IMAGE", help="painting to use")
     verify.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
+    verify.add_argument("--kv-cache", choices=("f16", "q8_0"), default="f16",
+                        help="the KV cache type the image prompt runs with (q8_0 is held to its own gate too)")
     verify.set_defaults(run=run_verify)
 
 
@@ -126,4 +128,4 @@ def run_verify(args: argparse.Namespace) -> int:
     require("transformers", "convert")
     from critic.convert.verify import run_verify as verify
 
-    return verify(args.target, args.reference, args.vision_tower, args.lora, args.image, args.json)
+    return verify(args.target, args.reference, args.vision_tower, args.lora, args.image, args.json, args.kv_cache)

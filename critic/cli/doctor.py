@@ -65,7 +65,7 @@ def _model_plan(args: argparse.Namespace, build, chosen) -> dict:
             headers.append(check_mmproj(model.folder / model.manifest.patch0.path))
     except CriticError as err:
         return {"model": None, "problem": str(err)}
-    sizes = model_sizes(llm_header, headers)
+    sizes = model_sizes(llm_header, headers, chosen.kv_cache)
     n_ctx = args.ctx or DEFAULT_CTX
     placement = plan(chosen.gpu_layers, sizes, n_ctx, DEFAULT_BATCH, build.gpu_offload, build.gpus,
                      chosen.vision_cpu)

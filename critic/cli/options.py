@@ -37,7 +37,8 @@ def add_generation_flags(parser: argparse.ArgumentParser, server: bool = True) -
 
 
 def add_hardware_flags(parser: Any) -> None:
-    """--threads, --gpu-layers, --vision-cpu: where llama.cpp runs the model (`hardware` reads them)."""
+    """--threads, --gpu-layers, --vision-cpu, --kv-cache: where and how llama.cpp runs the model (`hardware`
+    reads them)."""
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads (default: the performance cores generate, every physical core reads "
                              "the prompt)")
@@ -46,6 +47,9 @@ def add_hardware_flags(parser: Any) -> None:
                              "0 for CPU only, or a number; also CRITIC_GPU_LAYERS or settings.json")
     parser.add_argument("--vision-cpu", action="store_true",
                         help="keep the vision encoder on the CPU (leaves the GPU's memory to the LLM)")
+    parser.add_argument("--kv-cache", choices=("f16", "q8_0"), default="f16",
+                        help="the KV cache's type: f16 (default) or q8_0 (about half the memory and cache "
+                             "entries, answers slightly different; uses flash attention)")
 
 
 def hardware(args: argparse.Namespace) -> Hardware:
@@ -59,7 +63,7 @@ def hardware(args: argparse.Namespace) -> Hardware:
         raise UsageError("--threads must be at least 1")
     layers = getattr(args, "gpu_layers", None)
     return Hardware(threads, parse_gpu_layers(layers) if layers is not None else None,
-                    bool(getattr(args, "vision_cpu", False)))
+                    bool(getattr(args, "vision_cpu", False)), getattr(args, "kv_cache", None) or "f16")
 
 
 def generation_settings(args: argparse.Namespace) -> Settings:

@@ -33,7 +33,7 @@ def open_engine(model: str | None = None, server: str | None = None, n_ctx: int 
     installed = registry.verified(model)
     return LlamaEngine.from_folder(installed.folder, n_ctx=n_ctx or DEFAULT_CTX, threads=hardware.threads,
                                    gpu_layers=configured_gpu_layers(hardware.gpu_layers)[0],
-                                   vision_cpu=hardware.vision_cpu,
+                                   vision_cpu=hardware.vision_cpu, kv_cache=hardware.kv_cache,
                                    cache=PrefixCache(writable=keep_new) if cache else None)
 
 

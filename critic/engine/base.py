@@ -13,7 +13,7 @@ from typing import Iterator, Protocol
 
 @dataclass(frozen=True)
 class Hardware:
-    """Where llama.cpp runs a model: `--threads`, `--gpu-layers`, `--vision-cpu`."""
+    """Where and how llama.cpp runs a model: `--threads`, `--gpu-layers`, `--vision-cpu`, `--kv-cache`."""
 
     threads: int | None = None
     """Both thread counts; None: the performance cores generate, every physical core reads the prompt."""
@@ -21,6 +21,9 @@ class Hardware:
     """``auto``, ``all``, 0 or a number; None: CRITIC_GPU_LAYERS or settings.json, else auto."""
     vision_cpu: bool = False
     """Keep the vision encoder on the CPU (when the GPU is tight)."""
+    kv_cache: str = "f16"
+    """The KV cache's type: ``f16`` (the default, what the parity gates hold) or ``q8_0`` (about half the
+    memory and prefix-cache entries; flash attention, which llama.cpp needs for a quantized V)."""
 
 
 @dataclass
@@ -124,8 +127,10 @@ def describe_runtime(runtime: dict) -> str:
     where = (f"{runtime.get('device')}, {layers} of {total} layers on the GPU" if layers
              else "the CPU")
     vision = f", vision on the {runtime.get('vision', 'CPU')}" if layers or runtime.get("vision") == "GPU" else ""
+    kv = runtime.get("kv_cache", "f16")
     return (f"llama.cpp ({runtime.get('backend', '?')}) on {where}{vision}, "
-            f"{runtime.get('threads')} threads ({runtime.get('threads_batch')} for the prompt)")
+            f"{runtime.get('threads')} threads ({runtime.get('threads_batch')} for the prompt)"
+            + (f", {kv} KV cache" if kv != "f16" else ""))
 
 
 class Session(Protocol):

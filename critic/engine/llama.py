@@ -50,6 +50,8 @@ from critic.engine.native import load_llama_cpp
 from critic.engine.offload import GpuLayers, model_sizes, plan
 from critic.engine.prefix_cache import DamagedEntry, Entry, PrefixCache, entry_key
 
+KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
+"""The KV cache types offered, by their llama_cpp constants."""
 DEFAULT_CTX = 4096
 DEFAULT_BATCH = 512
 """Positions llama.cpp reads per call (n_batch = n_ubatch); the GPU plan sizes its compute buffer by it."""
@@ -121,12 +123,13 @@ class LlamaEngine:
                  threads: int | None = None, n_batch: int = DEFAULT_BATCH, patch0: Path | None = None,
                  cache: PrefixCache | None = None, files_sha256: dict | None = None,
                  gpu_layers: GpuLayers = "auto", vision_cpu: bool = False, use_mmap: bool = False,
-                 repack: bool = True) -> None:
+                 repack: bool = True, kv_cache: str = "f16") -> None:
         """Load the LLM and mmproj(s). `cache` keeps evaluated painting prefixes on disk; it is
         used only when `files_sha256` identifies the files (as `from_folder` does).
 
         `gpu_layers` and `vision_cpu` say where it runs (critic.engine.offload); `use_mmap` and
-        `repack` how the weights are held (see `_load`); `threads` is
+        `repack` how the weights are held (see `_load`); `kv_cache` the KV cache's type (``f16``, or
+        ``q8_0`` with flash attention, which llama.cpp needs for a quantized V); `threads` is
         both thread counts, else the performance cores generate and every physical core reads
         the prompt (critic.engine.cores). A load that fails on the GPU is retried with fewer
         layers, then on the CPU, and `notices` says so."""
@@ -160,9 +163,18 @@ class LlamaEngine:
         self.threads, self.threads_batch = default_threads(threads)
         self.backends, devices = list_devices()
         self.gpus = [d for d in devices if d.is_gpu]
-        self.placement = plan(gpu_layers, model_sizes(llm_header, headers), n_ctx, n_batch,
+        if kv_cache not in KV_TYPES:
+            raise UsageError(f"--kv-cache {kv_cache}: choose one of {', '.join(KV_TYPES)}")
+        head = int(llm_header.fields["llama.embedding_length"]) // int(llm_header.fields["llama.attention.head_count"])
+        if kv_cache == "q8_0" and head % 32:  # llama.cpp would fail to make the context, saying less
+            raise UsageError(f"--kv-cache q8_0: this model's attention heads are {head} wide, and a q8_0 cache "
+                             "stores blocks of 32 (GalleryGPT's are 128); use f16")
+        self.kv_cache = kv_cache
+        self.placement = plan(gpu_layers, model_sizes(llm_header, headers, kv_cache), n_ctx, n_batch,
                               bool(llama_cpp.llama_supports_gpu_offload()), self.gpus, vision_cpu)
         self._files = (llm, mmproj, patch0)
+        self._writer: threading.Thread | None = None
+        """The thread writing a prefix-cache entry (`save_prefix`)."""
         self._n_batch = n_batch
         self._use_mmap = use_mmap
         self._repack = repack
@@ -180,7 +192,7 @@ class LlamaEngine:
         self.fingerprint = {
             **(files_sha256 or {}), "layout": "exact" if self.exact else fields.get("critic.class_token_layout", "stock"),
             "preprocess": self.preprocess, "prompt": PROMPT_FORMAT, "head": head_text(), "legacy": self.legacy,
-            "n_ctx": self.n_ctx, "n_batch": n_batch, "kv": "f16",
+            "n_ctx": self.n_ctx, "n_batch": n_batch, "kv": kv_cache,
         }
 
     def _load(self, gpu_layers: int, n_ctx: int) -> None:
@@ -201,7 +213,7 @@ class LlamaEngine:
                     self.llama = self._llama_cpp.Llama(
                         model_path=str(llm), n_ctx=n_ctx, n_threads=self.threads,
                         n_threads_batch=self.threads_batch, n_batch=self._n_batch, n_ubatch=self._n_batch,
-                        n_gpu_layers=gpu_layers, use_mmap=self._use_mmap, verbose=False,
+                        n_gpu_layers=gpu_layers, use_mmap=self._use_mmap, verbose=False, **self._kv_options(),
                     )
                 break
             except ValueError as err:
@@ -224,6 +236,14 @@ class LlamaEngine:
         except BaseException:
             self.close()  # the LLM and a loaded mmproj are freed now, not at garbage collection
             raise
+
+    def _kv_options(self) -> dict:
+        """`Llama` keywords for the KV cache's type: none for F16 (llama-cpp-python's defaults, flash
+        attention off); Q8_0 K and V with flash attention on."""
+        if self.kv_cache == "f16":
+            return {}
+        kind = getattr(self._llama_cpp, KV_TYPES[self.kv_cache])
+        return {"type_k": kind, "type_v": kind, "flash_attn": True}
 
     def _fell_back(self, during: str) -> int:
         """Half the layers on the GPU (none after one), said in a notice; the layers to load now."""
@@ -261,7 +281,7 @@ class LlamaEngine:
         gpu = ", ".join(g.description or g.name for g in self.gpus) if p.offloaded > 0 or p.vision_gpu else ""
         return {"backend": "+".join(self.backends), "device": gpu or "CPU", "gpu_layers": p.offloaded,
                 "layers": p.total_layers, "vision": "GPU" if p.vision_gpu else "CPU",
-                "threads": self.threads, "threads_batch": self.threads_batch}
+                "threads": self.threads, "threads_batch": self.threads_batch, "kv_cache": self.kv_cache}
 
     @property
     def closed(self) -> bool:
@@ -295,6 +315,7 @@ class LlamaEngine:
         An entry that does not hold up, here or in llama.cpp, is deleted and a notice says so."""
         if not self.cache or not image_sha256:
             return None
+        self.finish_writes()
         key = entry_key(self.fingerprint, image_sha256)
         try:
             entry = self.cache.load(key, max_tokens=self.n_ctx)
@@ -321,7 +342,12 @@ class LlamaEngine:
 
     def save_prefix(self, image_sha256: str, tail: list[int] | None = None) -> None:
         """Keep the evaluated prompt now in the context for the next time this painting comes: the
-        prefix, and with `tail` (the ids evaluated last, right after it) the tail and its logits."""
+        prefix, and with `tail` (the ids evaluated last, right after it) the tail and its logits.
+
+        The state is copied out of llama.cpp here; the entry is written (checksummed, synced to disk,
+        renamed) on a thread of its own while the answer is generated. At 7B that is ~330 MB, 0.5 to
+        1.5 s on two cores and an SSD (bench/real_size.py), which would otherwise come before the
+        first word. `finish_writes` waits for it: before a restore, when a session closes, on close."""
         if not self.cache or not image_sha256:
             return
         ctx = self.llama._ctx.ctx
@@ -329,8 +355,23 @@ class LlamaEngine:
         buffer = (ctypes.c_uint8 * size)()
         written = self._llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
         if written and self._positions() == self.llama.n_tokens:
-            self.cache.store(entry_key(self.fingerprint, image_sha256), memoryview(buffer)[:written],
-                             self.llama.n_tokens, tuple(tail or ()), self.logits() if tail else None)
+            entry = (entry_key(self.fingerprint, image_sha256), memoryview(buffer)[:written], self.llama.n_tokens,
+                     tuple(tail or ()), self.logits().copy() if tail else None)
+            self.finish_writes()
+            self._writer = threading.Thread(target=self._write_entry, args=entry, name="critic-prefix-cache")
+            self._writer.start()
+
+    def _write_entry(self, *entry) -> None:
+        try:
+            self.cache.store(*entry)
+        except Exception as err:  # noqa: BLE001 - an entry not kept costs the next run time, never this answer
+            self.notices.append(f"the painting was not kept in the prefix cache ({err})")
+
+    def finish_writes(self) -> None:
+        """Wait until the prefix-cache entry being written, if any, is on disk."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join()
 
     def _positions(self) -> int:
         """How many positions sequence 0 holds in llama.cpp's memory (its highest position + 1)."""
@@ -472,7 +513,9 @@ class LlamaEngine:
                 setattr(self, name, None)
 
     def close(self) -> None:
-        """Free the mmproj contexts and the model."""
+        """Finish writing the prefix cache, then free the mmproj contexts and the model."""
+        if getattr(self, "_writer", None) is not None:
+            self.finish_writes()
         self._free_mmproj()
         if getattr(self, "llama", None) is not None:
             self.llama.close()
@@ -756,6 +799,8 @@ class LlamaSession:
             self.turns.append(record)
 
     def close(self) -> None:
-        """Forget the conversation (the engine's context is reused by the next session)."""
+        """Forget the conversation (the engine's context is reused by the next session); a prefix-cache
+        entry it started is on disk when this returns."""
+        self.engine.finish_writes()
         if self.engine._owner is self:
             self.engine._owner = None

@@ -96,8 +96,12 @@ class ModelSizes:
         return sum(self.layer_bytes) + self.output_bytes + self.host_bytes
 
 
-def model_sizes(llm_header, mmproj_headers: Iterable) -> ModelSizes:
-    """Sizes from critic.core.gguf_check headers (fields and the tensor table)."""
+KV_BYTES = {"f16": (2, 1), "q8_0": (34, 32)}
+"""Bytes per KV-cache element, as a fraction (numerator, denominator): Q8_0 is 34 bytes per block of 32."""
+
+
+def model_sizes(llm_header, mmproj_headers: Iterable, kv_cache: str = "f16") -> ModelSizes:
+    """Sizes from critic.core.gguf_check headers (fields and the tensor table), the KV cache of type `kv_cache`."""
     fields = llm_header.fields
     n_layer = int(fields["llama.block_count"])
     n_embd = int(fields["llama.embedding_length"])
@@ -120,7 +124,8 @@ def model_sizes(llm_header, mmproj_headers: Iterable) -> ModelSizes:
             if name.startswith("token_embd"):
                 n_vocab = int(shape[-1]) if len(shape) > 1 else 0
     vision = sum(sum(header.tensor_bytes.values()) for header in mmproj_headers)
-    kv = 2 * 2 * (n_embd // n_head) * n_head_kv
+    numerator, denominator = KV_BYTES[kv_cache]
+    kv = 2 * (n_embd // n_head) * n_head_kv * numerator // denominator  # K and V
     return ModelSizes(n_layer, tuple(layers), output, host, kv, n_embd, n_head, n_ff, n_vocab or 32000, vision)
 
 
