@@ -6,8 +6,9 @@ memory bandwidth, memory against the files, the cache, chat, and the stock handl
     python bench/real_size.py --aspects             # also --aspect all against nine separate runs (long)
     python bench/real_size.py --tokens 64 --json real_size.json
 
-Every measurement runs in its own process (peak RSS from the kernel's accounting of that child,
-`os.wait4`), one after another. Conversion: wall time, peak RSS, the disk the work folder took
+Every measurement runs in its own process, one after another, the build included (so this one
+never holds a shard): peak RSS is the child's own high-water mark (VmHWM, read by the child as it
+ends; `os.wait4`'s figure where there is none). Analysis also runs with ``--kv-cache q8_0``. Conversion: wall time, peak RSS, the disk the work folder took
 at its fullest (sampled every 0.2 s), and input bytes per second. Analysis (Q4_K_M, exact
 layout, critic's default threads, prefix cache off unless said): the first question's time to
 the first token split into the two CLIP encodes, the LLM over the 576 image positions and the
@@ -61,11 +62,26 @@ def run_child(args: list[str], env: dict | None = None, watch: Path | None = Non
     if status:
         raise SystemExit(f"child {args} failed (status {status})")
     result = json.loads(out.strip().splitlines()[-1])
-    result.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3),
+    # ru_maxrss of a child is never below its parent's high-water mark when it was started (Linux keeps
+    # the larger across fork and exec), so a parent that once held a model would inflate every figure:
+    # the child's own VmHWM (its address space alone, since its exec) is the figure, where there is one
+    peak = result.pop("vm_hwm_bytes", None) or usage.ru_maxrss * 1024
+    result.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_gb=round(peak / GB, 3),
                   cpu_s=round(usage.ru_utime + usage.ru_stime, 1))
     if watch:
         result["peak_disk_gb"] = round(peak_disk[0] / GB, 3)
     return result
+
+
+def own_peak_rss() -> int | None:
+    """This process's peak resident set since its exec (VmHWM), in bytes; None off Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 # -- children ------------------------------------------------------------------------------------
@@ -95,6 +111,7 @@ def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
     from critic.engine.prefix_cache import PrefixCache
 
     cache = PrefixCache(Path(os.environ["BENCH_CACHE"])) if "cache" in mode else None
+    kv_cache = "q8_0" if mode.endswith("+q8") else "f16"  # --kv-cache q8_0
     # critic's default reads the weights into memory and repacks them there (one copy); "repack" is
     # llama.cpp's own default (a repacked copy beside the mapped file); "mapped" uses the mapped file as it is
     if mode == "one-encode":  # the main (rotated) mmproj alone: one CLIP pass
@@ -105,12 +122,12 @@ def child_analyze(folder: Path, tokens: int, mode: str) -> dict:
         engine = LlamaEngine(llm, mmproj, ModelInfo("real-size"))
     else:
         engine = LlamaEngine.from_folder(folder, use_mmap=mode in ("repack", "mapped"), repack=mode != "mapped",
-                                         cache=cache)
+                                         cache=cache, kv_cache=kv_cache)
     picture = painting()
     session = engine.open_session(LoadedImage(Path("bench.png"), picture, "real-size-bench" if "cache" in mode else "",
                                               "PNG", picture.size))
     # cache-other: another first question about the painting seen before (its entry keeps QUESTION)
-    for _ in session.ask(FOLLOW_UP if mode == "cache-other" else QUESTION, Settings(max_tokens=tokens)):
+    for _ in session.ask(FOLLOW_UP if mode.startswith("cache-other") else QUESTION, Settings(max_tokens=tokens)):
         pass
     first = session.turns[-1].timings
     result = {"mode": mode, "runtime": engine.runtime, "load_s": round(engine.load_seconds, 2),
@@ -222,12 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             result = child_bandwidth(int(rest[0]))
         elif kind == "aspects":
             result = child_aspects(Path(rest[0]), int(rest[1]), rest[2] == "nine")
+        elif kind == "build":
+            from release_7b import build
+
+            result = {"built": str(build(Path(rest[0])))}
         else:
             result = CHILDREN[kind](Path(rest[0]), int(rest[1]))
-        print(json.dumps(result))
+        print(json.dumps({**result, "vm_hwm_bytes": own_peak_rss()}))
         return 0
-
-    from release_7b import build
 
     from critic.core.manifest import Manifest
     from critic.engine.cores import default_threads
@@ -240,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         aspects(work, work / "gguf-q4", report)
         print(json.dumps(report))
         return 0
-    src = build(work / "release-7b")
+    # built in a child, so that this process never holds a shard (see run_child)
+    src = Path(run_child(["--child", "build", str(work / "release-7b")])["built"])
     report: dict = {"machine": f"{os.cpu_count()} CPUs", "threads": default_threads()}
     folder = work / "gguf-q4"
     routes = () if args.no_convert else (("stream", folder), *((("old", work / "gguf-old"),) if args.old_route else ()))
@@ -266,13 +286,15 @@ def main(argv: list[str] | None = None) -> int:
         report[mode] = run_child(["--child", "analyze", str(folder), str(args.tokens), mode])
         print(f"{mode}: {json.dumps(report[mode])}", flush=True)
     cache = work / "bench-cache"
-    if cache.exists():
-        import shutil
+    for folder_ in (cache, cache.with_name(cache.name + "-q8")):
+        if folder_.exists():
+            import shutil
 
-        shutil.rmtree(cache)
-    for mode in ("cache-store", "cache-restore", "cache-other"):
+            shutil.rmtree(folder_)
+    for mode in ("cache-store", "cache-restore", "cache-other", "exact+q8", "cache-store+q8", "cache-restore+q8"):
+        store = cache.with_name(cache.name + ("-q8" if mode.endswith("+q8") else ""))
         report[mode] = run_child(["--child", "analyze", str(folder), str(args.tokens), mode],
-                                 env={"BENCH_CACHE": str(cache)})
+                                 env={"BENCH_CACHE": str(store)})
         print(f"{mode}: {json.dumps(report[mode])}", flush=True)
     for kind in ("critic-marks", "stock"):
         report[kind] = run_child(["--child", kind, str(folder), str(args.tokens)])
@@ -346,6 +368,12 @@ def summarize(r: dict) -> None:
     print(f"painting seen before, another question ÷ first time: {other['first_token_s'] / store['first_token_s']:.3f} "
           f"({other['first_token_s']:.2f} s = restore {other['prefix_restore_s']:.2f} s + text "
           f"{other['text_prefill_s']:.2f} s; {other['prompt_tokens']} positions against {store['prompt_tokens']})")
+    q8, store8, restore8 = r["exact+q8"], r["cache-store+q8"], r["cache-restore+q8"]
+    print(f"--kv-cache q8_0 ÷ f16: entry {store8['cache_entry_gb'] / store['cache_entry_gb']:.3f} "
+          f"({store8['cache_entry_gb'] * 1000:.0f} MB); first token {q8['first_token_s'] / exact['first_token_s']:.3f} "
+          f"({q8['first_token_s']:.1f} s); decode {q8['tokens_per_s'] / exact['tokens_per_s']:.3f} "
+          f"({q8['tokens_per_s']:.2f} tok/s); peak RSS {q8['peak_rss_gb']:.2f} GB against {exact['peak_rss_gb']:.2f}; "
+          f"seen before ÷ first time {restore8['first_token_s'] / store8['first_token_s']:.3f}")
     one = r["one-encode"]
     print(f"exact ÷ one encode, time to first token: {exact['first_token_s'] / one['first_token_s']:.3f}")
     marks, stock = r["critic-marks"], r["stock"]
