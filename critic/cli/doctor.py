@@ -120,7 +120,10 @@ def _weight_buffers() -> dict:
     from critic.engine import amx
     from critic.engine.native import load_llama_cpp
 
-    names, _ = amx.extra_buffer_types(load_llama_cpp())
+    try:
+        names, _ = amx.extra_buffer_types(load_llama_cpp())
+    except (OSError, AttributeError):  # the libraries are not where llama-cpp-python's own are
+        names = []
     return {"used": names, "amx_left_out": amx.left_out}
 
 

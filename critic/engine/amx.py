@@ -46,7 +46,7 @@ def _bind():
     return ggml, base
 
 
-def extra_buffer_types(llama_cpp) -> tuple[list[str], ctypes.Array | None]:
+def extra_buffer_types(llama_cpp) -> tuple[list[str], object]:
     """The names of the CPU's extra buffer types that model loads consider, in order, and the array
     they are read from (None where the CPU backend offers no such list)."""
     llama_cpp.llama_backend_init()
@@ -72,7 +72,10 @@ def leave_out_amx(llama_cpp) -> bool:
     if _done:
         return False
     _done = True  # first: the libraries are found through load_llama_cpp, which calls this
-    names, array = extra_buffer_types(llama_cpp)
+    try:
+        names, array = extra_buffer_types(llama_cpp)
+    except (OSError, AttributeError):  # a llama.cpp whose libraries lie elsewhere or lack the calls: as it is
+        return False
     if AMX not in names:
         return False
     kept = [array[i] for i, name in enumerate(names) if name != AMX]
