@@ -51,3 +51,17 @@ def test_a_q8_0_model_evaluates_in_a_process_of_its_own(tiny_gguf, tmp_path):
     run = subprocess.run([sys.executable, "-c", _EVAL, str(q8)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
     assert int(run.stdout) > 0
+
+
+def test_doctor_names_the_weight_layouts(installed_model, capsys):
+    from critic.cli import main
+    from critic.engine import amx
+    from critic.engine.native import load_llama_cpp
+
+    assert main(["doctor", "--json"]) == 0
+    buffers = json.loads(capsys.readouterr().out)["llama_cpp"]["weight_buffers"]
+    assert buffers == {"used": amx.extra_buffer_types(load_llama_cpp())[0], "amx_left_out": amx.left_out}
+    assert "AMX" not in buffers["used"]
+    assert main(["doctor"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("CPU weight layouts:"))
+    assert ("AMX left out" in line) == amx.left_out
