@@ -34,8 +34,11 @@ def scripted(picture: Path | None, script: list[str] | None = None, **kwargs) ->
 
 
 async def ready(pilot, app: ChatApp) -> None:
+    """The model loaded and the painting shown, laid out on the screen (on a busy machine the layout comes a few
+    frames after the painting, and a click before it lands nowhere)."""
     await wait_until(pilot, lambda: app.engine is not None and app.conversation is not None
-                     and app.conversation.painting is not None, "the model and the painting")
+                     and app.conversation.painting is not None
+                     and app.query_one("#picture").content_region.area > 0, "the model and the painting")
 
 
 async def answered(pilot, app: ChatApp, turns: int) -> None:

@@ -60,8 +60,8 @@ async def test_the_save_question_wraps_inside_its_dialog_at_140_columns(picture)
     async with app.run_test(size=(140, 45)) as pilot:
         await first_answer(pilot, app)
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SaveScreen), "the save dialog")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, SaveScreen)
+                         and app.screen.query_one(Label).region.height > 0, "the save dialog, laid out")
         box = app.screen.query_one("#save-dialog").content_region
         label = app.screen.query_one(Label)
         assert label.region.right <= box.right and label.region.height >= 2  # wrapped, not cut at the edge
