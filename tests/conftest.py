@@ -104,15 +104,19 @@ def tiny_dir(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("tiny"))
 
 
+def _f16_gguf(checkpoint: Path, out: Path, name: str) -> Path:
+    """A tiny checkpoint folder (base, vision-tower, lora) converted to F16 GGUF files, the LoRA merged."""
+    from critic.convert.pipeline import ConvertConfig, convert
+
+    return convert(ConvertConfig(base=str(checkpoint / "base"), vision_tower=str(checkpoint / "vision-tower"),
+                                 lora=str(checkpoint / "lora"), out=str(out), quant="F16", name=name),
+                   show_progress=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_gguf(tiny_dir, tmp_path_factory) -> Path:
     """The tiny model converted to F16 GGUF files with the LoRA merged."""
-    from critic.convert.pipeline import ConvertConfig, convert
-
-    out = tmp_path_factory.mktemp("gguf") / "tiny-f16"
-    return convert(ConvertConfig(base=str(tiny_dir / "base"), vision_tower=str(tiny_dir / "vision-tower"),
-                                 lora=str(tiny_dir / "lora"), out=str(out), quant="F16", name="tiny"),
-                   show_progress=False)
+    return _f16_gguf(tiny_dir, tmp_path_factory.mktemp("gguf") / "tiny-f16", "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -127,12 +131,7 @@ def tiny256(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny256_gguf(tiny256, tmp_path_factory) -> Path:
     """`tiny256` converted to F16 GGUF files."""
-    from critic.convert.pipeline import ConvertConfig, convert
-
-    out = tmp_path_factory.mktemp("gguf256") / "tiny256-f16"
-    return convert(ConvertConfig(base=str(tiny256 / "base"), vision_tower=str(tiny256 / "vision-tower"),
-                                 lora=str(tiny256 / "lora"), out=str(out), quant="F16", name="tiny256"),
-                   show_progress=False)
+    return _f16_gguf(tiny256, tmp_path_factory.mktemp("gguf256") / "tiny256-f16", "tiny256")
 
 
 @pytest.fixture
